@@ -1,8 +1,19 @@
 //! Client of the bonus programme of AO "Chitaenergosbyt": balance checks and
 //! write-offs over the partner protocol, for cash-register software.
+//!
+//! Layers, each using only the ones listed before it: [`protocol`] (query
+//! strings and answer parsing, no I/O), `transport` (one HTTP GET over ureq
+//! and rustls), [`Client`] (validation, retry policy, logging), and `ffi`
+//! (the C ABI exported by the shared library).
 
+pub mod config;
 pub mod error;
 pub mod protocol;
 
+mod client;
+mod transport;
+
+pub use client::{Client, mask_bonus_id};
+pub use config::Config;
 pub use error::{Error, Status};
 pub use protocol::{Balance, WriteOff};

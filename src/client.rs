@@ -1,0 +1,311 @@
+//! The Rust API: a client that checks balances and writes bonuses off.
+
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::error::{Error, Status};
+use crate::protocol::{self, Balance, BonusId, Request, WriteOff};
+use crate::transport::{ConnectionChoice, HttpAnswer, Transport, TransportFailure};
+
+/// A client of the bonus server. Create one per server and share it: every
+/// method takes `&self` and may run concurrently from several threads, and
+/// kept-alive connections are reused across calls.
+#[derive(Debug)]
+pub struct Client {
+    base_url: String,
+    supplier: Option<i64>,
+    transport: Transport,
+}
+
+impl Client {
+    /// Creates a client. The URL, the proxy and the CA file are checked here,
+    /// so a bad configuration fails now and not on the first call.
+    pub fn new(config: Config) -> Result<Client, Error> {
+        check_url(&config)?;
+        let transport = Transport::new(&config)?;
+        log::debug!("esbyt client created for {}", config.url);
+        Ok(Client {
+            base_url: config.url,
+            supplier: config.supplier,
+            transport,
+        })
+    }
+
+    /// Returns the balance of a participant. `bonus_id` is trimmed of
+    /// surrounding whitespace and must then be 1 to 13 digits.
+    ///
+    /// A balance check changes nothing on the server, so when a kept-alive
+    /// connection turns out to be dead it is retried once on a new connection.
+    pub fn check_bonus(&self, bonus_id: &str) -> Result<Balance, Error> {
+        let started = Instant::now();
+        let result = self.run_check_bonus(bonus_id);
+        log_call("check_bonus", bonus_id, None, started, &result, |balance| {
+            format!("balance={}", balance.amount)
+        });
+        result
+    }
+
+    /// Writes `amount` bonuses off a participant's balance with the configured
+    /// supplier code, and returns the write-off number.
+    ///
+    /// The request is sent at most once, on a new connection, so a kept-alive
+    /// connection the server has closed can never turn a write-off into an
+    /// unknown outcome. When the request may have reached the server but no
+    /// valid answer came back, the error is [`Status::OutcomeUnknown`]: the
+    /// write-off may have been executed, and resending it blindly can spend
+    /// the bonuses twice.
+    pub fn spend_bonus(&self, bonus_id: &str, amount: i64) -> Result<WriteOff, Error> {
+        let started = Instant::now();
+        let result = self.run_spend_bonus(bonus_id, amount);
+        log_call("spend_bonus", bonus_id, Some(amount), started, &result, |write_off| {
+            format!("spend_id={}", write_off.spend_id)
+        });
+        result
+    }
+
+    fn run_check_bonus(&self, bonus_id: &str) -> Result<Balance, Error> {
+        let bonus_id = BonusId::parse(bonus_id)?;
+        let url = Request::CheckBonus {
+            bonus_id: bonus_id.clone(),
+        }
+        .url(&self.base_url);
+
+        let answer = match self.transport.get(&url, ConnectionChoice::Pooled) {
+            Err(failure) if failure.is_dead_pooled_connection() => {
+                log::debug!("kept-alive connection was dead ({}); retrying once on a new connection", failure.error);
+                self.transport.get(&url, ConnectionChoice::Fresh)
+            }
+            other => other,
+        };
+        let answer = answer.map_err(|failure| failure.error)?;
+
+        let balance = interpret(&answer, protocol::parse_check_bonus)?;
+        if balance.bonus_id != bonus_id.as_str() {
+            return Err(Error::protocol(format!(
+                "the server answered for participant {:?}, but the request was for {:?}",
+                balance.bonus_id,
+                bonus_id.as_str()
+            )));
+        }
+        Ok(balance)
+    }
+
+    fn run_spend_bonus(&self, bonus_id: &str, amount: i64) -> Result<WriteOff, Error> {
+        let bonus_id = BonusId::parse(bonus_id)?;
+        let amount = protocol::validate_amount(amount)?;
+        let supplier = self.supplier.ok_or_else(|| {
+            Error::config(
+                "supplier is not set: set it to the partner code issued with the contract (1111 on the test server)",
+            )
+        })?;
+        let url = Request::SpendBonus {
+            bonus_id,
+            supplier,
+            amount,
+        }
+        .url(&self.base_url);
+
+        let answer = self
+            .transport
+            .get(&url, ConnectionChoice::Fresh)
+            .map_err(spend_failure)?;
+
+        interpret(&answer, protocol::parse_spend_bonus).map_err(|error| match error.status() {
+            Status::Server => error,
+            _ => error.into_outcome_unknown(),
+        })
+    }
+}
+
+/// Classifies a write-off that got no complete HTTP answer.
+fn spend_failure(failure: TransportFailure) -> Error {
+    if failure.request_may_have_arrived() {
+        failure.error.into_outcome_unknown()
+    } else {
+        failure.error
+    }
+}
+
+/// Turns an HTTP answer into a result. An XML error document is a server
+/// error whatever the HTTP status; any other non-2xx answer is an HTTP error.
+fn interpret<T>(
+    answer: &HttpAnswer,
+    parse: fn(&[u8], Option<&str>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let parsed = parse(&answer.body, answer.content_type.as_deref());
+    let is_success = (200..300).contains(&answer.status);
+    match parsed {
+        Err(error) if error.status() == Status::Server => Err(error.with_http_status(answer.status)),
+        Ok(value) if is_success => Ok(value),
+        Err(error) if is_success => Err(error.with_http_status(answer.status)),
+        _ => Err(http_error(answer)),
+    }
+}
+
+fn http_error(answer: &HttpAnswer) -> Error {
+    let mut message = format!(
+        "the server answered HTTP {} {} without a protocol error document",
+        answer.status, answer.reason
+    );
+    if (300..400).contains(&answer.status) {
+        let target = answer.location.as_deref().unwrap_or("an unknown location");
+        message.push_str(&format!(
+            "; the redirect to {target} was not followed because a write-off must never be replayed at another address"
+        ));
+    }
+    Error::new(Status::Http, message.trim_end().to_owned()).with_http_status(answer.status)
+}
+
+/// Rejects a URL the client cannot use, before any connection is made.
+fn check_url(config: &Config) -> Result<(), Error> {
+    let url = config.url.as_str();
+    if url.is_empty() {
+        return Err(Error::config(
+            "url is not set: set it to the base URL of the bonus server, such as https://bonus.e-sbyt.ru:888/",
+        ));
+    }
+    let invalid = |rule: &str| Error::config(format!("url {url:?} is invalid: {rule}"));
+
+    let uri: ureq::http::Uri = url.parse().map_err(|_| invalid("expected http:// or https:// followed by a host"))?;
+    if url.contains('#') {
+        return Err(invalid("a base URL must not contain a fragment (#)"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("expected http:// or https:// followed by a host"));
+    }
+    match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("https") => Ok(()),
+        Some("http") if config.allow_http => Ok(()),
+        Some("http") => Err(Error::config(format!(
+            "url {url:?} uses plain HTTP, which sends participant ids unencrypted; \
+             set allow_http to 1 for the partner's test server or the emulator, \
+             and use the https:// URL in production"
+        ))),
+        _ => Err(invalid("expected http:// or https:// followed by a host")),
+    }
+}
+
+/// Masks a participant id for logs: the first four and last three digits stay.
+pub fn mask_bonus_id(bonus_id: &str) -> String {
+    let trimmed = bonus_id.trim();
+    let characters: Vec<char> = trimmed.chars().collect();
+    if characters.len() <= 7 {
+        return "*".repeat(characters.len());
+    }
+    characters
+        .iter()
+        .enumerate()
+        .map(|(index, &character)| {
+            if index < 4 || index >= characters.len() - 3 {
+                character
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+fn log_call<T>(
+    command: &str,
+    bonus_id: &str,
+    amount: Option<i64>,
+    started: Instant,
+    result: &Result<T, Error>,
+    describe: impl Fn(&T) -> String,
+) {
+    let card = mask_bonus_id(bonus_id);
+    let duration_ms = started.elapsed().as_millis();
+    let amount = amount.map(|amount| format!(" amount={amount}")).unwrap_or_default();
+    match result {
+        Ok(value) => log::info!(
+            "{command} card={card}{amount} duration_ms={duration_ms} status=ESBYT_OK {}",
+            describe(value)
+        ),
+        Err(error) => log::info!(
+            "{command} card={card}{amount} duration_ms={duration_ms} status={} server_code={} error={}",
+            error.status(),
+            error.server_code().map(|code| code.to_string()).unwrap_or_else(|| "-".to_owned()),
+            error.message()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str, allow_http: bool) -> Config {
+        Config {
+            allow_http,
+            ..Config::new(url)
+        }
+    }
+
+    #[test]
+    fn masked_bonus_id_keeps_four_and_three() {
+        assert_eq!(mask_bonus_id("2700009601205"), "2700******205");
+        assert_eq!(mask_bonus_id(" 12345678\r\n"), "1234*678");
+        assert_eq!(mask_bonus_id("1234567"), "*******");
+    }
+
+    #[test]
+    fn url_checks() {
+        assert!(check_url(&config("https://bonus.example:888/", false)).is_ok());
+        assert!(check_url(&config("http://127.0.0.1:8808/bonus/", true)).is_ok());
+
+        let cases = [
+            ("", "url is not set"),
+            ("bonus.example", "expected http:// or https:// followed by a host"),
+            ("ftp://h/", "expected http:// or https:// followed by a host"),
+            ("https:///x", "expected http:// or https:// followed by a host"),
+            ("https://h/#x", "must not contain a fragment"),
+            ("http://127.0.0.1:8808/bonus/", "uses plain HTTP"),
+        ];
+        for (url, expected) in cases {
+            let error = check_url(&config(url, false)).unwrap_err();
+            assert_eq!(error.status(), Status::Config, "{url}");
+            assert!(error.message().contains(expected), "{url}: {}", error.message());
+        }
+    }
+
+    fn answer(status: u16, body: &str) -> HttpAnswer {
+        HttpAnswer {
+            status,
+            reason: "Reason".to_owned(),
+            content_type: None,
+            location: Some("http://elsewhere/".to_owned()),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn error_document_is_server_error_whatever_the_status() {
+        let body = "<response><result>4</result><message>Ошибка</message></response>";
+        for status in [200, 400, 500] {
+            let error = interpret(&answer(status, body), protocol::parse_spend_bonus).unwrap_err();
+            assert_eq!(error.status(), Status::Server);
+            assert_eq!(error.server_code(), Some(4));
+            assert_eq!(error.http_status(), Some(status));
+            assert_eq!(error.message(), "Ошибка");
+        }
+    }
+
+    #[test]
+    fn non_2xx_without_document_is_http_error() {
+        for (status, body) in [(502, "<html>bad gateway</html>"), (500, ""), (404, "<response><spend_id>1</spend_id><result>0</result></response>")] {
+            let error = interpret(&answer(status, body), protocol::parse_spend_bonus).unwrap_err();
+            assert_eq!(error.status(), Status::Http, "{status}");
+            assert_eq!(error.http_status(), Some(status));
+            assert!(error.message().starts_with(&format!("the server answered HTTP {status}")));
+        }
+        let error = interpret(&answer(302, ""), protocol::parse_spend_bonus).unwrap_err();
+        assert!(error.message().contains("redirect to http://elsewhere/ was not followed"), "{}", error.message());
+    }
+
+    #[test]
+    fn success_status_with_bad_body_is_protocol_error() {
+        let error = interpret(&answer(200, "<response>"), protocol::parse_spend_bonus).unwrap_err();
+        assert_eq!(error.status(), Status::Protocol);
+        assert_eq!(error.http_status(), Some(200));
+    }
+}
