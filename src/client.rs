@@ -57,9 +57,14 @@ impl Client {
     pub fn spend_bonus(&self, bonus_id: &str, amount: i64) -> Result<WriteOff, Error> {
         let started = Instant::now();
         let result = self.run_spend_bonus(bonus_id, amount);
-        log_call("spend_bonus", bonus_id, Some(amount), started, &result, |write_off| {
-            format!("spend_id={}", write_off.spend_id)
-        });
+        log_call(
+            "spend_bonus",
+            bonus_id,
+            Some(amount),
+            started,
+            &result,
+            |write_off| format!("spend_id={}", write_off.spend_id),
+        );
         result
     }
 
@@ -72,7 +77,10 @@ impl Client {
 
         let answer = match self.transport.get(&url, ConnectionChoice::Pooled) {
             Err(failure) if failure.is_dead_pooled_connection() => {
-                log::debug!("kept-alive connection was dead ({}); retrying once on a new connection", failure.error);
+                log::debug!(
+                    "kept-alive connection was dead ({}); retrying once on a new connection",
+                    failure.error
+                );
                 self.transport.get(&url, ConnectionChoice::Fresh)
             }
             other => other,
@@ -135,7 +143,9 @@ fn interpret<T>(
     let parsed = parse(&answer.body, answer.content_type.as_deref());
     let is_success = (200..300).contains(&answer.status);
     match parsed {
-        Err(error) if error.status() == Status::Server => Err(error.with_http_status(answer.status)),
+        Err(error) if error.status() == Status::Server => {
+            Err(error.with_http_status(answer.status))
+        }
         Ok(value) if is_success => Ok(value),
         Err(error) if is_success => Err(error.with_http_status(answer.status)),
         _ => Err(http_error(answer)),
@@ -166,7 +176,9 @@ fn check_url(config: &Config) -> Result<(), Error> {
     }
     let invalid = |rule: &str| Error::config(format!("url {url:?} is invalid: {rule}"));
 
-    let uri: ureq::http::Uri = url.parse().map_err(|_| invalid("expected http:// or https:// followed by a host"))?;
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|_| invalid("expected http:// or https:// followed by a host"))?;
     if url.contains('#') {
         return Err(invalid("a base URL must not contain a fragment (#)"));
     }
@@ -215,7 +227,9 @@ fn log_call<T>(
 ) {
     let card = mask_bonus_id(bonus_id);
     let duration_ms = started.elapsed().as_millis();
-    let amount = amount.map(|amount| format!(" amount={amount}")).unwrap_or_default();
+    let amount = amount
+        .map(|amount| format!(" amount={amount}"))
+        .unwrap_or_default();
     match result {
         Ok(value) => log::info!(
             "{command} card={card}{amount} duration_ms={duration_ms} status=ESBYT_OK {}",
@@ -224,7 +238,10 @@ fn log_call<T>(
         Err(error) => log::info!(
             "{command} card={card}{amount} duration_ms={duration_ms} status={} server_code={} error={}",
             error.status(),
-            error.server_code().map(|code| code.to_string()).unwrap_or_else(|| "-".to_owned()),
+            error
+                .server_code()
+                .map(|code| code.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
             error.message()
         ),
     }
@@ -255,16 +272,29 @@ mod tests {
 
         let cases = [
             ("", "url is not set"),
-            ("bonus.example", "expected http:// or https:// followed by a host"),
-            ("ftp://h/", "expected http:// or https:// followed by a host"),
-            ("https:///x", "expected http:// or https:// followed by a host"),
+            (
+                "bonus.example",
+                "expected http:// or https:// followed by a host",
+            ),
+            (
+                "ftp://h/",
+                "expected http:// or https:// followed by a host",
+            ),
+            (
+                "https:///x",
+                "expected http:// or https:// followed by a host",
+            ),
             ("https://h/#x", "must not contain a fragment"),
             ("http://127.0.0.1:8808/bonus/", "uses plain HTTP"),
         ];
         for (url, expected) in cases {
             let error = check_url(&config(url, false)).unwrap_err();
             assert_eq!(error.status(), Status::Config, "{url}");
-            assert!(error.message().contains(expected), "{url}: {}", error.message());
+            assert!(
+                error.message().contains(expected),
+                "{url}: {}",
+                error.message()
+            );
         }
     }
 
@@ -292,14 +322,31 @@ mod tests {
 
     #[test]
     fn non_2xx_without_document_is_http_error() {
-        for (status, body) in [(502, "<html>bad gateway</html>"), (500, ""), (404, "<response><spend_id>1</spend_id><result>0</result></response>")] {
+        for (status, body) in [
+            (502, "<html>bad gateway</html>"),
+            (500, ""),
+            (
+                404,
+                "<response><spend_id>1</spend_id><result>0</result></response>",
+            ),
+        ] {
             let error = interpret(&answer(status, body), protocol::parse_spend_bonus).unwrap_err();
             assert_eq!(error.status(), Status::Http, "{status}");
             assert_eq!(error.http_status(), Some(status));
-            assert!(error.message().starts_with(&format!("the server answered HTTP {status}")));
+            assert!(
+                error
+                    .message()
+                    .starts_with(&format!("the server answered HTTP {status}"))
+            );
         }
         let error = interpret(&answer(302, ""), protocol::parse_spend_bonus).unwrap_err();
-        assert!(error.message().contains("redirect to http://elsewhere/ was not followed"), "{}", error.message());
+        assert!(
+            error
+                .message()
+                .contains("redirect to http://elsewhere/ was not followed"),
+            "{}",
+            error.message()
+        );
     }
 
     #[test]

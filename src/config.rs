@@ -101,7 +101,9 @@ impl Config {
             "timeout_ms" => self.timeout = parse_timeout(name, value)?,
             "idle_timeout_ms" => self.idle_timeout = parse_idle_timeout(value)?,
             "max_body_bytes" => self.max_body_bytes = parse_body_limit(value)?,
-            "extra_ca_file" => self.extra_ca_file = parse_optional(name, value, |_, v| Ok(PathBuf::from(v)))?,
+            "extra_ca_file" => {
+                self.extra_ca_file = parse_optional(name, value, |_, v| Ok(PathBuf::from(v)))?
+            }
             "allow_http" => self.allow_http = parse_flag(name, value)?,
             "proxy" => self.proxy = parse_optional(name, value, |_, v| Ok(v.to_owned()))?,
             _ => {
@@ -128,9 +130,9 @@ fn parse_optional<T>(
 }
 
 fn parse_integer(name: &str, value: &str, rule: &str) -> Result<i64, Error> {
-    value
-        .parse::<i64>()
-        .map_err(|_| Error::invalid_argument(format!("{name} {value:?} is invalid: expected {rule}")))
+    value.parse::<i64>().map_err(|_| {
+        Error::invalid_argument(format!("{name} {value:?} is invalid: expected {rule}"))
+    })
 }
 
 fn parse_supplier(name: &str, value: &str) -> Result<i64, Error> {
@@ -143,7 +145,9 @@ fn parse_ranged(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Erro
     let number = parse_integer(name, value, &rule)?;
     match u64::try_from(number) {
         Ok(number) if (min..=max).contains(&number) => Ok(number),
-        _ => Err(Error::invalid_argument(format!("{name} {value:?} is invalid: expected {rule}"))),
+        _ => Err(Error::invalid_argument(format!(
+            "{name} {value:?} is invalid: expected {rule}"
+        ))),
     }
 }
 
@@ -217,24 +221,56 @@ mod tests {
     fn bad_values_name_the_setting_and_rule() {
         let mut config = Config::default();
         let cases = [
-            ("supplier", "0", "supplier 0 is invalid: expected an integer from 1 to 2147483647"),
-            ("supplier", "12a", "supplier \"12a\" is invalid: expected an integer from 1 to 2147483647"),
-            ("timeout_ms", "0", "timeout_ms \"0\" is invalid: expected an integer from 1 to 600000"),
-            ("timeout_ms", "-5", "timeout_ms \"-5\" is invalid: expected an integer from 1 to 600000"),
-            ("max_body_bytes", "10", "max_body_bytes \"10\" is invalid: expected an integer from 1024 to 16777216"),
-            ("allow_http", "maybe", "allow_http \"maybe\" is invalid: expected 1 or 0 (true or false)"),
+            (
+                "supplier",
+                "0",
+                "supplier 0 is invalid: expected an integer from 1 to 2147483647",
+            ),
+            (
+                "supplier",
+                "12a",
+                "supplier \"12a\" is invalid: expected an integer from 1 to 2147483647",
+            ),
+            (
+                "timeout_ms",
+                "0",
+                "timeout_ms \"0\" is invalid: expected an integer from 1 to 600000",
+            ),
+            (
+                "timeout_ms",
+                "-5",
+                "timeout_ms \"-5\" is invalid: expected an integer from 1 to 600000",
+            ),
+            (
+                "max_body_bytes",
+                "10",
+                "max_body_bytes \"10\" is invalid: expected an integer from 1024 to 16777216",
+            ),
+            (
+                "allow_http",
+                "maybe",
+                "allow_http \"maybe\" is invalid: expected 1 or 0 (true or false)",
+            ),
         ];
         for (name, value, expected) in cases {
             let error = config.set(name, value).unwrap_err();
             assert_eq!(error.status(), Status::InvalidArgument);
             assert_eq!(error.message(), expected);
         }
-        assert_eq!(config, Config::default(), "a rejected value must leave the setting unchanged");
+        assert_eq!(
+            config,
+            Config::default(),
+            "a rejected value must leave the setting unchanged"
+        );
     }
 
     #[test]
     fn unknown_setting_lists_the_names() {
         let error = Config::default().set("timeout", "5").unwrap_err();
-        assert!(error.message().starts_with("unknown setting \"timeout\": expected one of url, supplier"));
+        assert!(
+            error
+                .message()
+                .starts_with("unknown setting \"timeout\": expected one of url, supplier")
+        );
     }
 }

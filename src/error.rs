@@ -3,6 +3,7 @@
 //! Each class answers the two questions a cash-register program must decide on
 //! after a failure: is it safe to try again, and did the write-off happen?
 
+use std::ffi::CStr;
 use std::fmt;
 
 /// Status of a call: 0 for success, and one fixed number for each failure class.
@@ -57,7 +58,10 @@ impl Status {
 
     /// Returns the status with this number, if there is one.
     pub fn from_code(code: i32) -> Option<Status> {
-        Status::ALL.iter().copied().find(|status| *status as i32 == code)
+        Status::ALL
+            .iter()
+            .copied()
+            .find(|status| *status as i32 == code)
     }
 
     /// Returns the number of the status as the C ABI reports it.
@@ -67,37 +71,47 @@ impl Status {
 
     /// Returns the C name of the status, such as `ESBYT_OUTCOME_UNKNOWN`.
     pub fn name(self) -> &'static str {
-        match self {
-            Status::Ok => "ESBYT_OK",
-            Status::InvalidArgument => "ESBYT_INVALID_ARGUMENT",
-            Status::Config => "ESBYT_CONFIG",
-            Status::Connection => "ESBYT_CONNECTION",
-            Status::Tls => "ESBYT_TLS",
-            Status::Timeout => "ESBYT_TIMEOUT",
-            Status::Http => "ESBYT_HTTP",
-            Status::Protocol => "ESBYT_PROTOCOL",
-            Status::Server => "ESBYT_SERVER",
-            Status::OutcomeUnknown => "ESBYT_OUTCOME_UNKNOWN",
-            Status::Internal => "ESBYT_INTERNAL",
-        }
+        self.c_name().to_str().unwrap_or_default()
     }
 
     /// Returns a one-sentence description of the status for people.
     pub fn description(self) -> &'static str {
+        self.c_description().to_str().unwrap_or_default()
+    }
+
+    /// Returns the C name as a NUL-terminated string for the C ABI.
+    pub fn c_name(self) -> &'static CStr {
         match self {
-            Status::Ok => "success",
-            Status::InvalidArgument => "invalid argument: nothing was sent",
-            Status::Config => "unusable configuration: nothing was sent",
-            Status::Connection => "connection to the bonus server failed: nothing was sent",
-            Status::Tls => "TLS handshake with the bonus server failed: nothing was sent",
-            Status::Timeout => "the bonus server did not answer in time",
-            Status::Http => "the bonus server answered with an HTTP error status",
-            Status::Protocol => "the answer of the bonus server is not a valid protocol document",
-            Status::Server => "the bonus server refused the operation",
+            Status::Ok => c"ESBYT_OK",
+            Status::InvalidArgument => c"ESBYT_INVALID_ARGUMENT",
+            Status::Config => c"ESBYT_CONFIG",
+            Status::Connection => c"ESBYT_CONNECTION",
+            Status::Tls => c"ESBYT_TLS",
+            Status::Timeout => c"ESBYT_TIMEOUT",
+            Status::Http => c"ESBYT_HTTP",
+            Status::Protocol => c"ESBYT_PROTOCOL",
+            Status::Server => c"ESBYT_SERVER",
+            Status::OutcomeUnknown => c"ESBYT_OUTCOME_UNKNOWN",
+            Status::Internal => c"ESBYT_INTERNAL",
+        }
+    }
+
+    /// Returns the description as a NUL-terminated string for the C ABI.
+    pub fn c_description(self) -> &'static CStr {
+        match self {
+            Status::Ok => c"success",
+            Status::InvalidArgument => c"invalid argument: nothing was sent",
+            Status::Config => c"unusable configuration: nothing was sent",
+            Status::Connection => c"connection to the bonus server failed: nothing was sent",
+            Status::Tls => c"TLS handshake with the bonus server failed: nothing was sent",
+            Status::Timeout => c"the bonus server did not answer in time",
+            Status::Http => c"the bonus server answered with an HTTP error status",
+            Status::Protocol => c"the answer of the bonus server is not a valid protocol document",
+            Status::Server => c"the bonus server refused the operation",
             Status::OutcomeUnknown => {
-                "the write-off may or may not have been executed: reconcile before trying again"
+                c"the write-off may or may not have been executed: reconcile before trying again"
             }
-            Status::Internal => "internal error in the esbyt library",
+            Status::Internal => c"internal error in the esbyt library",
         }
     }
 }
@@ -201,7 +215,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.server_code {
-            Some(code) => write!(f, "{} (server result {}): {}", self.status, code, self.message),
+            Some(code) => write!(
+                f,
+                "{} (server result {}): {}",
+                self.status, code, self.message
+            ),
             None => write!(f, "{}: {}", self.status, self.message),
         }
     }
@@ -231,10 +249,16 @@ mod tests {
 
     #[test]
     fn outcome_unknown_keeps_cause_and_details() {
-        let error = Error::protocol("truncated").with_http_status(200).into_outcome_unknown();
+        let error = Error::protocol("truncated")
+            .with_http_status(200)
+            .into_outcome_unknown();
         assert_eq!(error.status(), Status::OutcomeUnknown);
         assert_eq!(error.cause(), Some(Status::Protocol));
         assert_eq!(error.http_status(), Some(200));
-        assert!(error.message().ends_with(": truncated"), "{}", error.message());
+        assert!(
+            error.message().ends_with(": truncated"),
+            "{}",
+            error.message()
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod error;
+pub mod ffi;
 pub mod protocol;
 
 mod client;

@@ -73,7 +73,9 @@ fn charset_from_declaration(body: &[u8]) -> Option<&'static Encoding> {
     let declaration = &head[..end];
 
     let key = b"encoding";
-    let start = declaration.windows(key.len()).position(|window| window == key)?;
+    let start = declaration
+        .windows(key.len())
+        .position(|window| window == key)?;
     let rest = declaration[start + key.len()..].trim_ascii_start();
     let rest = rest.strip_prefix(b"=")?.trim_ascii_start();
     let quote = *rest.first()?;
@@ -94,13 +96,19 @@ mod tests {
 
     #[test]
     fn plain_utf8() {
-        assert_eq!(decode_body("<a>Ошибка</a>".as_bytes(), None).unwrap(), "<a>Ошибка</a>");
+        assert_eq!(
+            decode_body("<a>Ошибка</a>".as_bytes(), None).unwrap(),
+            "<a>Ошибка</a>"
+        );
     }
 
     #[test]
     fn utf8_byte_order_mark_is_stripped() {
         let body = b"\xEF\xBB\xBF<?xml version=\"1.0\"?><a/>";
-        assert_eq!(decode_body(body, None).unwrap(), "<?xml version=\"1.0\"?><a/>");
+        assert_eq!(
+            decode_body(body, None).unwrap(),
+            "<?xml version=\"1.0\"?><a/>"
+        );
     }
 
     #[test]
@@ -142,9 +150,15 @@ mod tests {
     #[test]
     fn declaration_parsing() {
         let found = |body: &[u8]| charset_from_declaration(body).map(|e| e.name());
-        assert_eq!(found(b"<?xml version=\"1.0\" encoding = 'windows-1251' ?>"), Some("windows-1251"));
+        assert_eq!(
+            found(b"<?xml version=\"1.0\" encoding = 'windows-1251' ?>"),
+            Some("windows-1251")
+        );
         assert_eq!(found(b"  \r\n<?xml encoding=\"UTF-8\"?>"), Some("UTF-8"));
-        assert_eq!(found(b"<?xml version=\"1.0\"?><a encoding=\"koi8-r\"/>"), None);
+        assert_eq!(
+            found(b"<?xml version=\"1.0\"?><a encoding=\"koi8-r\"/>"),
+            None
+        );
         assert_eq!(found(b"<?xml encoding=\"no-such-charset\"?>"), None);
         assert_eq!(found(b"<response/>"), None);
     }

@@ -13,7 +13,11 @@ pub const BONUS_ID_MAX_DIGITS: usize = 13;
 pub const PROTOCOL_INT_MAX: i64 = i32::MAX as i64;
 
 /// Characters that stay unescaped in a query value: RFC 3986 unreserved ones.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A validated participant id: 1 to 13 ASCII digits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,11 +142,29 @@ mod tests {
 
     #[test]
     fn bonus_id_rejects_bad_values() {
-        for raw in ["", "   ", "\r\n", "27000096012O5", "27000096012055", "-270000960", "12 34", "١٢٣", "+1"] {
+        for raw in [
+            "",
+            "   ",
+            "\r\n",
+            "27000096012O5",
+            "27000096012055",
+            "-270000960",
+            "12 34",
+            "١٢٣",
+            "+1",
+        ] {
             let error = BonusId::parse(raw).unwrap_err();
             assert_eq!(error.status(), Status::InvalidArgument, "{raw:?}");
-            assert!(error.message().contains("expected 1 to 13 digits"), "{}", error.message());
-            assert!(error.message().contains(&format!("{raw:?}")), "{}", error.message());
+            assert!(
+                error.message().contains("expected 1 to 13 digits"),
+                "{}",
+                error.message()
+            );
+            assert!(
+                error.message().contains(&format!("{raw:?}")),
+                "{}",
+                error.message()
+            );
         }
     }
 
@@ -153,10 +175,19 @@ mod tests {
         for bad in [0, -1, PROTOCOL_INT_MAX + 1, i64::MIN, i64::MAX] {
             let error = validate_amount(bad).unwrap_err();
             assert_eq!(error.status(), Status::InvalidArgument);
-            assert!(error.message().starts_with(&format!("amount {bad} is invalid")), "{}", error.message());
+            assert!(
+                error
+                    .message()
+                    .starts_with(&format!("amount {bad} is invalid")),
+                "{}",
+                error.message()
+            );
         }
         let error = validate_supplier(0).unwrap_err();
-        assert_eq!(error.message(), "supplier 0 is invalid: expected an integer from 1 to 2147483647");
+        assert_eq!(
+            error.message(),
+            "supplier 0 is invalid: expected an integer from 1 to 2147483647"
+        );
     }
 
     #[test]
@@ -185,12 +216,17 @@ mod tests {
 
     #[test]
     fn url_keeps_existing_query_and_path_without_slash() {
-        let request = Request::CheckBonus { bonus_id: bonus_id("42") };
+        let request = Request::CheckBonus {
+            bonus_id: bonus_id("42"),
+        };
         assert_eq!(
             request.url("http://h/api.php?key=a"),
             "http://h/api.php?key=a&command=check_bonus&bonus_id=42"
         );
-        assert_eq!(request.url("http://h/bonus"), "http://h/bonus?command=check_bonus&bonus_id=42");
+        assert_eq!(
+            request.url("http://h/bonus"),
+            "http://h/bonus?command=check_bonus&bonus_id=42"
+        );
     }
 
     #[test]

@@ -83,17 +83,16 @@ impl Document {
     }
 
     fn require(&self, name: &str) -> Result<&str, Error> {
-        self.get(name).ok_or_else(|| {
-            Error::protocol(format!("the answer has no <{name}> element"))
-        })
+        self.get(name)
+            .ok_or_else(|| Error::protocol(format!("the answer has no <{name}> element")))
     }
 
     /// Returns a server error for a non-zero `result`.
     fn check_result(&self) -> Result<(), Error> {
         let raw = self.require("result")?;
-        let code: i64 = raw.parse().map_err(|_| {
-            Error::protocol(format!("element <result> is not an integer: {raw:?}"))
-        })?;
+        let code: i64 = raw
+            .parse()
+            .map_err(|_| Error::protocol(format!("element <result> is not an integer: {raw:?}")))?;
         if code == 0 {
             return Ok(());
         }
@@ -105,6 +104,11 @@ impl Document {
         let value = self.require(name)?;
         if value.is_empty() {
             return Err(Error::protocol(format!("element <{name}> is empty")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(Error::protocol(format!(
+                "element <{name}> contains a control character: {value:?}"
+            )));
         }
         if value.len() > MAX_TEXT_VALUE_BYTES {
             return Err(Error::protocol(format!(
@@ -191,17 +195,19 @@ fn parse_fields(text: &str) -> Result<Vec<(String, String)>, Error> {
                 }
             }
             Event::End(_) => {
-                if depth == 2 {
-                    if let Some((name, value)) = current.take() {
-                        add_field(&mut fields, name, value)?;
-                    }
+                if depth == 2
+                    && let Some((name, value)) = current.take()
+                {
+                    add_field(&mut fields, name, value)?;
                 }
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return Ok(fields);
                 }
             }
-            Event::DocType(doctype) if doctype.xml10_content().trim().eq_ignore_ascii_case("html") => {
+            Event::DocType(doctype)
+                if doctype.xml10_content().trim().eq_ignore_ascii_case("html") =>
+            {
                 return Err(Error::protocol(format!(
                     "the answer is an HTML page, not a protocol document: {}",
                     snippet(text)
@@ -246,7 +252,9 @@ fn add_field(fields: &mut Vec<(String, String)>, name: String, value: String) ->
             "element <{name}> appears more than once in the answer"
         )));
     }
-    let value = value.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned();
+    let value = value
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .to_owned();
     fields.push((name, value));
     Ok(())
 }
@@ -314,19 +322,19 @@ mod tests {
 
     #[test]
     fn server_error_passes_code_and_message() {
-        for body in [SERVER_ERROR.as_bytes()] {
-            let error = parse_spend_bonus(body, None).unwrap_err();
-            assert_eq!(error.status(), Status::Server);
-            assert_eq!(error.server_code(), Some(3));
-            assert_eq!(error.message(), "Недостаточно бонусов");
-            let error = parse_check_bonus(body, None).unwrap_err();
-            assert_eq!(error.server_code(), Some(3));
-        }
+        let body = SERVER_ERROR.as_bytes();
+        let error = parse_spend_bonus(body, None).unwrap_err();
+        assert_eq!(error.status(), Status::Server);
+        assert_eq!(error.server_code(), Some(3));
+        assert_eq!(error.message(), "Недостаточно бонусов");
+        let error = parse_check_bonus(body, None).unwrap_err();
+        assert_eq!(error.server_code(), Some(3));
     }
 
     #[test]
     fn server_error_without_message() {
-        let error = parse_check_bonus(b"<response><result>-7</result></response>", None).unwrap_err();
+        let error =
+            parse_check_bonus(b"<response><result>-7</result></response>", None).unwrap_err();
         assert_eq!(error.status(), Status::Server);
         assert_eq!(error.server_code(), Some(-7));
         assert_eq!(error.message(), "");
@@ -359,7 +367,8 @@ mod tests {
 
         let (encoded, _, _) = encoding_rs::WINDOWS_1251
             .encode("<response><result>1</result><message>Участник не найден</message></response>");
-        let error = parse_check_bonus(&encoded, Some("text/xml; charset=windows-1251")).unwrap_err();
+        let error =
+            parse_check_bonus(&encoded, Some("text/xml; charset=windows-1251")).unwrap_err();
         assert_eq!(error.message(), "Участник не найден");
     }
 
@@ -385,15 +394,27 @@ mod tests {
     #[test]
     fn amount_with_zero_fraction() {
         let with = |amount: &str| {
-            format!("<response><account>1</account><bonus_id>5</bonus_id><amount>{amount}</amount><result>0</result></response>")
+            format!(
+                "<response><account>1</account><bonus_id>5</bonus_id><amount>{amount}</amount><result>0</result></response>"
+            )
         };
         assert_eq!(balance(&with("500.00")).amount, 500);
         assert_eq!(balance(&with("500.0")).amount, 500);
         assert_eq!(balance(&with("-3")).amount, -3);
-        for bad in ["500.5", "500.", "5e2", "", "abc", "1,0", "+5", "99999999999999999999"] {
+        for bad in [
+            "500.5",
+            "500.",
+            "5e2",
+            "",
+            "abc",
+            "1,0",
+            "+5",
+            "99999999999999999999",
+        ] {
             let message = protocol_error(with(bad).as_bytes());
             assert!(
-                message.contains("<amount>") && (message.contains("not an integer") || message.contains("no <amount>")),
+                message.contains("<amount>")
+                    && (message.contains("not an integer") || message.contains("no <amount>")),
                 "{bad}: {message}"
             );
         }
@@ -407,11 +428,19 @@ mod tests {
 
     #[test]
     fn html_page_rejected() {
-        let message = protocol_error(b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>");
-        assert!(message.starts_with("the answer is an HTML page"), "{message}");
+        let message = protocol_error(
+            b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>",
+        );
+        assert!(
+            message.starts_with("the answer is an HTML page"),
+            "{message}"
+        );
         assert!(message.contains("502 Bad Gateway"), "{message}");
         let message = protocol_error(b"<html><body>Forbidden</body></html>");
-        assert!(message.starts_with("the answer is an HTML page"), "{message}");
+        assert!(
+            message.starts_with("the answer is an HTML page"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -424,11 +453,14 @@ mod tests {
 
     #[test]
     fn missing_element_named() {
-        let message = protocol_error(b"<response><account>1</account><amount>5</amount><result>0</result></response>");
+        let message = protocol_error(
+            b"<response><account>1</account><amount>5</amount><result>0</result></response>",
+        );
         assert_eq!(message, "the answer has no <bonus_id> element");
         let message = protocol_error(b"<response><account>1</account></response>");
         assert_eq!(message, "the answer has no <result> element");
-        let error = parse_spend_bonus(b"<response><result>0</result></response>", None).unwrap_err();
+        let error =
+            parse_spend_bonus(b"<response><result>0</result></response>", None).unwrap_err();
         assert_eq!(error.message(), "the answer has no <spend_id> element");
     }
 
@@ -445,7 +477,10 @@ mod tests {
             "the root element is <answer>, expected <response>"
         );
         let message = protocol_error(b"Service temporarily unavailable");
-        assert!(message.starts_with("the answer contains no XML element"), "{message}");
+        assert!(
+            message.starts_with("the answer contains no XML element"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -453,17 +488,49 @@ mod tests {
         let message = protocol_error(
             b"<response><account>1</account><bonus_id>5</bonus_id><amount>5</amount><amount>6</amount><result>0</result></response>",
         );
-        assert_eq!(message, "element <amount> appears more than once in the answer");
+        assert_eq!(
+            message,
+            "element <amount> appears more than once in the answer"
+        );
     }
 
     #[test]
     fn overlong_spend_id_rejected() {
-        let body = format!("<response><spend_id>{}</spend_id><result>0</result></response>", "1".repeat(64));
+        let body = format!(
+            "<response><spend_id>{}</spend_id><result>0</result></response>",
+            "1".repeat(64)
+        );
         let error = parse_spend_bonus(body.as_bytes(), None).unwrap_err();
         assert_eq!(error.status(), Status::Protocol);
-        assert!(error.message().contains("more than the maximum of 63"), "{}", error.message());
-        let body = format!("<response><spend_id>{}</spend_id><result>0</result></response>", "1".repeat(63));
-        assert_eq!(parse_spend_bonus(body.as_bytes(), None).unwrap().spend_id.len(), 63);
+        assert!(
+            error.message().contains("more than the maximum of 63"),
+            "{}",
+            error.message()
+        );
+        let body = format!(
+            "<response><spend_id>{}</spend_id><result>0</result></response>",
+            "1".repeat(63)
+        );
+        assert_eq!(
+            parse_spend_bonus(body.as_bytes(), None)
+                .unwrap()
+                .spend_id
+                .len(),
+            63
+        );
+    }
+
+    #[test]
+    fn control_character_in_value_rejected() {
+        let error = parse_spend_bonus(
+            b"<response><spend_id>12&#1;3</spend_id><result>0</result></response>",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.message(),
+            "element <spend_id> contains a control character: \"12\\u{1}3\""
+        );
     }
 
     #[test]

@@ -91,11 +91,11 @@ impl Transport {
                 .max_idle_age(config.idle_timeout)
                 .user_agent(concat!("esbyt/", env!("CARGO_PKG_VERSION")))
                 .build();
-            let connector = ()
-                .chain(ConnectProxyConnector::default())
-                .chain(TcpConnector::default())
-                .chain(tls::TlsConnector::new(tls_config.clone()))
-                .chain(trace::TracingConnector);
+            let connector =
+                ().chain(ConnectProxyConnector::default())
+                    .chain(TcpConnector::default())
+                    .chain(tls::TlsConnector::new(tls_config.clone()))
+                    .chain(trace::TracingConnector);
             Agent::with_parts(agent_config, connector, DefaultResolver::default())
         };
 
@@ -164,7 +164,8 @@ fn parse_proxy(url: &str) -> Result<ureq::Proxy, Error> {
             "proxy {url:?} is invalid: expected an HTTP proxy URL such as http://proxy:3128"
         )));
     }
-    ureq::Proxy::new(url).map_err(|error| Error::config(format!("proxy {url:?} is invalid: {error}")))
+    ureq::Proxy::new(url)
+        .map_err(|error| Error::config(format!("proxy {url:?} is invalid: {error}")))
 }
 
 /// Maps a ureq error to a failure class with a message that names the server.
@@ -173,9 +174,13 @@ fn classify(error: ureq::Error, url: &str, max_body_bytes: u64) -> Error {
     match error {
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => Error::new(
             Status::Timeout,
-            format!("connecting to {server} timed out; check the address, the network and the server's IP allow-list"),
+            format!(
+                "connecting to {server} timed out; check the address, the network and the server's IP allow-list"
+            ),
         ),
-        ureq::Error::Timeout(_) => Error::new(Status::Timeout, format!("{server} did not answer in time")),
+        ureq::Error::Timeout(_) => {
+            Error::new(Status::Timeout, format!("{server} did not answer in time"))
+        }
         ureq::Error::HostNotFound => Error::new(
             Status::Connection,
             format!("host of {server} not found; check the URL and the DNS settings"),
@@ -183,25 +188,32 @@ fn classify(error: ureq::Error, url: &str, max_body_bytes: u64) -> Error {
         ureq::Error::ConnectionFailed => {
             Error::new(Status::Connection, format!("connecting to {server} failed"))
         }
-        ureq::Error::ConnectProxyFailed(reason) => {
-            Error::new(Status::Connection, format!("the proxy refused the connection to {server}: {reason}"))
-        }
+        ureq::Error::ConnectProxyFailed(reason) => Error::new(
+            Status::Connection,
+            format!("the proxy refused the connection to {server}: {reason}"),
+        ),
         ureq::Error::Io(io_error) => classify_io(&io_error, &server),
         ureq::Error::BodyExceedsLimit(_) => Error::protocol(format!(
             "the answer of {server} is larger than max_body_bytes ({max_body_bytes} bytes)"
         )),
-        ureq::Error::Protocol(protocol_error) => {
-            Error::protocol(format!("{server} sent an invalid HTTP answer: {protocol_error}"))
-        }
+        ureq::Error::Protocol(protocol_error) => Error::protocol(format!(
+            "{server} sent an invalid HTTP answer: {protocol_error}"
+        )),
         ureq::Error::LargeResponseHeader(size, limit) => Error::protocol(format!(
             "{server} sent HTTP headers of {size} bytes, more than the limit of {limit}"
         )),
         ureq::Error::BadUri(reason) => Error::config(format!("url {url:?} is invalid: {reason}")),
         ureq::Error::Other(inner) => match inner.downcast::<tls::HandshakeError>() {
             Ok(handshake) => Error::new(Status::Tls, handshake.message),
-            Err(other) => Error::new(Status::Connection, format!("request to {server} failed: {other}")),
+            Err(other) => Error::new(
+                Status::Connection,
+                format!("request to {server} failed: {other}"),
+            ),
         },
-        other => Error::new(Status::Connection, format!("request to {server} failed: {other}")),
+        other => Error::new(
+            Status::Connection,
+            format!("request to {server} failed: {other}"),
+        ),
     }
 }
 
@@ -212,23 +224,33 @@ fn classify_io(error: &io::Error, server: &str) -> Error {
         }
         io::ErrorKind::ConnectionRefused => Error::new(
             Status::Connection,
-            format!("{server} refused the connection; check the port in the URL and that the server runs"),
+            format!(
+                "{server} refused the connection; check the port in the URL and that the server runs"
+            ),
         ),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
-            Error::new(Status::Connection, format!("{server} reset the connection ({error})"))
-        }
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => Error::new(
+            Status::Connection,
+            format!("{server} reset the connection ({error})"),
+        ),
         io::ErrorKind::UnexpectedEof => Error::new(
             Status::Connection,
             format!("{server} closed the connection before the answer was complete"),
         ),
-        _ => Error::new(Status::Connection, format!("connection to {server} failed: {error}")),
+        _ => Error::new(
+            Status::Connection,
+            format!("connection to {server} failed: {error}"),
+        ),
     }
 }
 
 /// Returns `host:port` of a URL for messages, without the query.
 fn server_of(url: &str) -> String {
     let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let end = without_scheme.find(['/', '?']).unwrap_or(without_scheme.len());
+    let end = without_scheme
+        .find(['/', '?'])
+        .unwrap_or(without_scheme.len());
     without_scheme[..end].to_owned()
 }
 
@@ -238,8 +260,14 @@ mod tests {
 
     #[test]
     fn server_of_strips_scheme_path_and_query() {
-        assert_eq!(server_of("https://bonus.example:888/?command=x"), "bonus.example:888");
-        assert_eq!(server_of("http://127.0.0.1:8808/bonus/?a=1"), "127.0.0.1:8808");
+        assert_eq!(
+            server_of("https://bonus.example:888/?command=x"),
+            "bonus.example:888"
+        );
+        assert_eq!(
+            server_of("http://127.0.0.1:8808/bonus/?a=1"),
+            "127.0.0.1:8808"
+        );
         assert_eq!(server_of("http://h?x"), "h");
     }
 }

@@ -12,9 +12,12 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned,
+};
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter,
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+    TransportAdapter,
 };
 
 use crate::error::Error;
@@ -40,7 +43,10 @@ pub fn client_config(extra_ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, 
 
 fn add_extra_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), Error> {
     let bytes = std::fs::read(path).map_err(|error| {
-        Error::config(format!("extra_ca_file {:?} cannot be read: {error}", path.display().to_string()))
+        Error::config(format!(
+            "extra_ca_file {:?} cannot be read: {error}",
+            path.display().to_string()
+        ))
     })?;
     let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .filter_map(Result::ok)
@@ -104,9 +110,8 @@ impl<In: Transport> Connector<In> for TlsConnector {
 
         let host = details.uri.host().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let server_name = ServerName::try_from(host.to_owned()).map_err(|_| {
-            handshake_error(format!("{host:?} is not a valid TLS server name"))
-        })?;
+        let server_name = ServerName::try_from(host.to_owned())
+            .map_err(|_| handshake_error(format!("{host:?} is not a valid TLS server name")))?;
 
         let mut connection = ClientConnection::new(self.config.clone(), server_name)
             .map_err(|error| handshake_error(format!("TLS setup failed: {error}")))?;
@@ -135,7 +140,10 @@ fn handshake_error(message: String) -> ureq::Error {
 /// Turns a failed handshake into a timeout or a [`HandshakeError`] that names
 /// the cause and what to do about it.
 fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
-    if matches!(error.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
+    if matches!(
+        error.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    ) {
         return ureq::Error::Timeout(ureq::Timeout::Connect);
     }
     let rustls_error = error

@@ -1,0 +1,185 @@
+//! Clients and the two operations: balance check and write-off.
+
+use std::ffi::c_char;
+use std::sync::LazyLock;
+
+use super::config::{CONFIGS, esbyt_config, free_handle, invalid_handle};
+use super::error::esbyt_error;
+use super::handles::Registry;
+use super::panic::{guard, guard_value};
+use super::results::{esbyt_balance, esbyt_write_off};
+use super::strings::read_str;
+use crate::client::Client;
+use crate::error::{Error, Status};
+
+/// Maximum length in bytes of a participant id as passed in, surrounding
+/// whitespace included.
+const MAX_BONUS_ID_BYTES: usize = 256;
+
+static CLIENTS: LazyLock<Registry<Client>> = LazyLock::new(Registry::new);
+
+/// A client of the bonus server, opaque to the caller. Safe to share between
+/// threads: create one per server and use it from every thread.
+#[allow(non_camel_case_types)]
+pub struct esbyt_client {
+    _private: u8,
+}
+
+/// Creates a client from a configuration.
+///
+/// The URL, the proxy setting and the CA file are checked here, so a bad
+/// configuration fails now rather than on the first call. Nothing is sent.
+/// On success `*client_out` receives a client that the caller owns and frees
+/// with `esbyt_client_free`; on failure it receives NULL. The configuration
+/// is copied and may be freed afterwards.
+///
+/// Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL `client_out`, NULL or
+/// freed `config`) or `ESBYT_CONFIG` (missing or unusable URL, plain HTTP
+/// without `allow_http`, unreadable CA file, bad proxy). `error` may be NULL.
+/// Thread-safe.
+///
+/// # Safety
+/// `client_out` is NULL or points to a writable pointer; `error` is NULL or
+/// points to a writable `esbyt_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn esbyt_client_new(
+    config: *const esbyt_config,
+    client_out: *mut *mut esbyt_client,
+    error: *mut esbyt_error,
+) -> i32 {
+    guard(error, Status::Internal, || {
+        if client_out.is_null() {
+            return Err(Error::invalid_argument("client_out is NULL"));
+        }
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { client_out.write_unaligned(std::ptr::null_mut()) };
+
+        let config = CONFIGS
+            .get(config.cast())
+            .ok_or_else(|| invalid_handle("config", "esbyt_config_new"))?;
+        let config = config
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+
+        let client = Client::new(config)?;
+        let handle = CLIENTS.insert(client);
+        // SAFETY: as above.
+        unsafe { client_out.write_unaligned(handle.cast()) };
+        Ok(())
+    })
+}
+
+/// Frees a client and closes its kept-alive connections.
+///
+/// Returns `ESBYT_OK`, also for NULL, which is ignored, and
+/// `ESBYT_INVALID_ARGUMENT` for a client that is already freed or was never
+/// created. Calls still running on other threads finish normally; the client
+/// must not be passed to any call after this one starts.
+#[unsafe(no_mangle)]
+pub extern "C" fn esbyt_client_free(client: *mut esbyt_client) -> i32 {
+    guard_value(Status::Internal.code(), || {
+        free_handle(&CLIENTS, client.cast())
+    })
+}
+
+/// Checks the bonus balance of a participant (`command=check_bonus`).
+///
+/// `bonus_id` is the number on the card as NUL-terminated UTF-8; surrounding
+/// whitespace, such as the CR/LF a barcode scanner appends, is trimmed, and
+/// the rest must be 1 to 13 digits. On success `*balance` holds the balance,
+/// the account and the echoed id; on failure it is zeroed. The call blocks
+/// for at most the configured `timeout_ms`. A kept-alive connection that
+/// turns out dead is retried once on a new connection.
+///
+/// Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL or freed `client`, NULL
+/// `balance`, bad `bonus_id`; nothing sent), `ESBYT_CONNECTION`, `ESBYT_TLS`,
+/// `ESBYT_TIMEOUT`, `ESBYT_HTTP`, `ESBYT_PROTOCOL`, `ESBYT_SERVER` (unknown
+/// card and other refusals, with the server's code and message) or
+/// `ESBYT_INTERNAL`. `error` may be NULL. Thread-safe: any number of threads
+/// may call it on one client at once.
+///
+/// # Safety
+/// `bonus_id` is NULL or NUL-terminated; `balance` is NULL or points to a
+/// writable `esbyt_balance`; `error` is NULL or points to a writable `esbyt_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn esbyt_check_bonus(
+    client: *const esbyt_client,
+    bonus_id: *const c_char,
+    balance: *mut esbyt_balance,
+    error: *mut esbyt_error,
+) -> i32 {
+    guard(error, Status::Internal, || {
+        if balance.is_null() {
+            return Err(Error::invalid_argument("balance is NULL"));
+        }
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { balance.write_unaligned(esbyt_balance::zeroed()) };
+
+        let client = CLIENTS
+            .get(client.cast())
+            .ok_or_else(|| invalid_handle("client", "esbyt_client_new"))?;
+        // SAFETY: the caller guarantees the string is NULL or terminated.
+        let bonus_id = unsafe { read_str(bonus_id, "bonus_id", MAX_BONUS_ID_BYTES) }?;
+
+        let result = client.check_bonus(bonus_id)?;
+        let record = esbyt_balance::from_balance(&result)?;
+        // SAFETY: as above.
+        unsafe { balance.write_unaligned(record) };
+        Ok(())
+    })
+}
+
+/// Writes `amount` bonuses off a participant's balance (`command=spend_bonus`)
+/// with the `supplier` code of the configuration.
+///
+/// `bonus_id` is checked as for `esbyt_check_bonus`; `amount` must be 1 to
+/// 2147483647. Every argument is checked before anything is sent. The request
+/// is sent at most once, never retried, on a new connection. On success
+/// `*write_off` holds the write-off number to print on the receipt; on
+/// failure it is zeroed.
+///
+/// Returns `ESBYT_OK`; `ESBYT_INVALID_ARGUMENT` or `ESBYT_CONFIG` (no
+/// supplier configured), with nothing sent; `ESBYT_CONNECTION`, `ESBYT_TLS`
+/// or `ESBYT_TIMEOUT` when the request was not sent, so nothing was written
+/// off; `ESBYT_SERVER` when the server refused, so nothing was written off;
+/// `ESBYT_OUTCOME_UNKNOWN` when the request may have reached the server but
+/// no valid answer came back, including a timeout after sending, a closed
+/// connection, an HTTP error or an unreadable answer. Never resend after
+/// `ESBYT_OUTCOME_UNKNOWN` without reconciling: the write-off may have been
+/// executed. `error` may be NULL. Thread-safe.
+///
+/// # Safety
+/// As for `esbyt_check_bonus`, with `write_off` NULL or pointing to a
+/// writable `esbyt_write_off`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn esbyt_spend_bonus(
+    client: *const esbyt_client,
+    bonus_id: *const c_char,
+    amount: i64,
+    write_off: *mut esbyt_write_off,
+    error: *mut esbyt_error,
+) -> i32 {
+    guard(error, Status::OutcomeUnknown, || {
+        if write_off.is_null() {
+            return Err(Error::invalid_argument("write_off is NULL"));
+        }
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { write_off.write_unaligned(esbyt_write_off::zeroed()) };
+
+        let client = CLIENTS
+            .get(client.cast())
+            .ok_or_else(|| invalid_handle("client", "esbyt_client_new"))?;
+        // SAFETY: the caller guarantees the string is NULL or terminated.
+        let bonus_id = unsafe { read_str(bonus_id, "bonus_id", MAX_BONUS_ID_BYTES) }?;
+
+        let result = client.spend_bonus(bonus_id, amount)?;
+        // The write-off was executed; a number that cannot be delivered
+        // leaves the caller without proof of it.
+        let record =
+            esbyt_write_off::from_write_off(&result).map_err(Error::into_outcome_unknown)?;
+        // SAFETY: as above.
+        unsafe { write_off.write_unaligned(record) };
+        Ok(())
+    })
+}
