@@ -1,1 +1,197 @@
-fn main() {}
+//! `esbyt`: balance checks and write-offs from the command line, and a demo
+//! that runs both against the bundled emulator of the bonus server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use esbyt::{Client, Config, Error, Status};
+use esbyt_emulator::{DEFAULT_SUPPLIER, Emulator, EmulatorConfig, TEST_BONUS_ID};
+
+/// Exit codes: 0 success, 2 bad command line, and 10 plus the library status
+/// for a failed call (11 invalid argument ... 19 outcome unknown, 20 internal).
+const EXIT_STATUS_BASE: u8 = 10;
+
+#[derive(Parser)]
+#[command(
+    name = "esbyt",
+    version,
+    about = "Check bonus balances and write bonuses off in the loyalty programme of AO \"Chitaenergosbyt\"",
+    after_help = "Exit status: 0 on success, 2 for a bad command line, and 10 plus the library status \
+                  on failure (for example 18 when the server refused, 19 when the outcome of a \
+                  write-off is unknown and must be reconciled before trying again)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a balance, write bonuses off and check again. Without --url it
+    /// runs against the bundled emulator, started inside this process.
+    Demo {
+        #[command(flatten)]
+        server: ServerOptions,
+        /// Participant id (card number) to use.
+        #[arg(long, default_value = TEST_BONUS_ID)]
+        card: String,
+        /// Bonuses to write off.
+        #[arg(long, default_value_t = 10)]
+        amount: i64,
+    },
+    /// Print the bonus balance of a participant.
+    Check {
+        /// Participant id: the number on the card, 1 to 13 digits.
+        bonus_id: String,
+        #[command(flatten)]
+        server: ServerOptions,
+    },
+    /// Write bonuses off a participant's balance and print the write-off number.
+    Spend {
+        /// Participant id: the number on the card, 1 to 13 digits.
+        bonus_id: String,
+        /// Bonuses to write off, 1 to 2147483647.
+        amount: i64,
+        #[command(flatten)]
+        server: ServerOptions,
+    },
+}
+
+#[derive(Args)]
+struct ServerOptions {
+    /// Base URL of the bonus server, such as https://bonus.e-sbyt.ru:888/ or
+    /// http://176.114.16.91:8808/bonus/ (the partner's test server).
+    #[arg(long)]
+    url: Option<String>,
+    /// Partner (supplier) code issued with the contract; 1111 on the test server.
+    #[arg(long)]
+    supplier: Option<i64>,
+    /// Allow a plain http:// URL, as the partner's test server needs. Implied for the emulator.
+    #[arg(long)]
+    allow_http: bool,
+    /// Deadline of each call in milliseconds.
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Time allowed for DNS, TCP and TLS in milliseconds.
+    #[arg(long, value_name = "MS")]
+    connect_timeout_ms: Option<u64>,
+    /// PEM file of CA certificates trusted besides Mozilla's roots.
+    #[arg(long, value_name = "FILE")]
+    extra_ca_file: Option<PathBuf>,
+    /// HTTP proxy URL such as http://proxy:3128.
+    #[arg(long)]
+    proxy: Option<String>,
+}
+
+impl ServerOptions {
+    fn config(&self, url: String) -> Result<Config, Error> {
+        let mut config = Config::new(url);
+        config.supplier = self.supplier;
+        config.allow_http = self.allow_http;
+        config.extra_ca_file = self.extra_ca_file.clone();
+        config.proxy = self.proxy.clone();
+        if let Some(timeout) = self.timeout_ms {
+            config.set("timeout_ms", &timeout.to_string())?;
+        }
+        if let Some(timeout) = self.connect_timeout_ms {
+            config.set("connect_timeout_ms", &timeout.to_string())?;
+        }
+        Ok(config)
+    }
+
+    fn client(&self) -> Result<Client, Error> {
+        let url = self.url.clone().ok_or_else(|| {
+            Error::new(
+                Status::Config,
+                "--url is required: the base URL of the bonus server, or run `esbyt demo` to use the bundled emulator",
+            )
+        })?;
+        Client::new(self.config(url)?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo {
+            server,
+            card,
+            amount,
+        } => demo(&server, &card, amount),
+        Command::Check { bonus_id, server } => {
+            server.client().and_then(|client| check(&client, &bonus_id))
+        }
+        Command::Spend {
+            bonus_id,
+            amount,
+            server,
+        } => server
+            .client()
+            .and_then(|client| spend(&client, &bonus_id, amount)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(&error);
+            ExitCode::from(EXIT_STATUS_BASE + error.status().code() as u8)
+        }
+    }
+}
+
+fn demo(server: &ServerOptions, card: &str, amount: i64) -> Result<(), Error> {
+    // The emulator lives until the end of the demo; dropping it stops it.
+    let (client, _emulator) = match &server.url {
+        Some(url) => {
+            println!("demo against {url}: writes {amount} bonuses off card {card}");
+            (Client::new(server.config(url.clone())?)?, None)
+        }
+        None => {
+            let emulator = Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards())
+                .map_err(|error| {
+                    Error::new(
+                        Status::Connection,
+                        format!("the emulator could not start: {error}"),
+                    )
+                })?;
+            let url = format!("{}bonus/", emulator.base_url());
+            println!("demo against the bundled emulator at {url}");
+            let mut config = server.config(url)?;
+            config.allow_http = true;
+            config.supplier = config.supplier.or(Some(DEFAULT_SUPPLIER));
+            (Client::new(config)?, Some(emulator))
+        }
+    };
+
+    check(&client, card)?;
+    spend(&client, card, amount)?;
+    check(&client, card)
+}
+
+fn check(client: &Client, bonus_id: &str) -> Result<(), Error> {
+    let balance = client.check_bonus(bonus_id)?;
+    println!("check_bonus {}", balance.bonus_id);
+    println!("  account   {}", balance.account);
+    println!("  balance   {}", balance.amount);
+    Ok(())
+}
+
+fn spend(client: &Client, bonus_id: &str, amount: i64) -> Result<(), Error> {
+    let write_off = client.spend_bonus(bonus_id, amount)?;
+    println!("spend_bonus {} amount {amount}", bonus_id.trim());
+    println!("  spend_id  {}", write_off.spend_id);
+    Ok(())
+}
+
+fn report(error: &Error) {
+    eprintln!("error: {error}");
+    if let Some(http_status) = error.http_status() {
+        eprintln!("  HTTP status {http_status}");
+    }
+    if error.status() == Status::OutcomeUnknown {
+        eprintln!(
+            "warning: the write-off may have been executed. Do not repeat it: check the balance \
+             or ask the programme's support first."
+        );
+    }
+}
