@@ -95,7 +95,7 @@ impl Transport {
                 ().chain(ConnectProxyConnector::default())
                     .chain(TcpConnector::default())
                     .chain(tls::TlsConnector::new(tls_config.clone()))
-                    .chain(trace::TracingConnector);
+                    .chain(trace::TracingConnector::new(proxy.is_some()));
             Agent::with_parts(agent_config, connector, DefaultResolver::default())
         };
 

@@ -50,21 +50,36 @@ fn update(change: impl FnOnce(&mut CallTrace)) {
 /// The last connector of the chain: wraps every connection, new or pooled, in
 /// a [`TracedTransport`].
 #[derive(Debug, Default)]
-pub struct TracingConnector;
+pub struct TracingConnector {
+    /// Whether the agent connects through a CONNECT proxy.
+    proxied: bool,
+}
+
+impl TracingConnector {
+    pub fn new(proxied: bool) -> TracingConnector {
+        TracingConnector { proxied }
+    }
+}
 
 impl<In: Transport> Connector<In> for TracingConnector {
     type Out = TracedTransport<In>;
 
     fn connect(
         &self,
-        _details: &ConnectionDetails,
+        details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
         let Some(inner) = chained else {
             return Ok(None);
         };
-        update(|trace| trace.opened_connection = true);
-        Ok(Some(TracedTransport { inner }))
+        // ureq opens the connection to a CONNECT proxy through the same chain,
+        // with a copy of the configuration that has no proxy. The CONNECT
+        // request written on it is not the bonus request, so it is not recorded.
+        let records = !(self.proxied && details.config.proxy().is_none());
+        if records {
+            update(|trace| trace.opened_connection = true);
+        }
+        Ok(Some(TracedTransport { inner, records }))
     }
 }
 
@@ -72,6 +87,7 @@ impl<In: Transport> Connector<In> for TracingConnector {
 #[derive(Debug)]
 pub struct TracedTransport<T> {
     inner: T,
+    records: bool,
 }
 
 impl<T: Transport> Transport for TracedTransport<T> {
@@ -82,7 +98,7 @@ impl<T: Transport> Transport for TracedTransport<T> {
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         // Marked before writing: a write that fails half-way may still have
         // delivered the request.
-        if amount > 0 {
+        if self.records && amount > 0 {
             update(|trace| trace.wrote_request = true);
         }
         self.inner.transmit_output(amount, timeout)
@@ -90,7 +106,7 @@ impl<T: Transport> Transport for TracedTransport<T> {
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         let received = self.inner.await_input(timeout)?;
-        if received {
+        if self.records && received {
             update(|trace| trace.received_answer = true);
         }
         Ok(received)
