@@ -140,6 +140,21 @@ fn handshake_error(message: String) -> ureq::Error {
 /// Turns a failed handshake into a timeout or a [`HandshakeError`] that names
 /// the cause and what to do about it.
 fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
+    // ureq's socket adapter reports its own errors, deadlines among them,
+    // wrapped in io::Error.
+    let wraps_ureq_error = error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<ureq::Error>());
+    if wraps_ureq_error {
+        let inner = error
+            .into_inner()
+            .and_then(|inner| inner.downcast::<ureq::Error>().ok());
+        return match inner.map(|boxed| *boxed) {
+            Some(ureq::Error::Timeout(_)) => ureq::Error::Timeout(ureq::Timeout::Connect),
+            Some(other) => other,
+            None => handshake_error(format!("TLS handshake with {host} failed")),
+        };
+    }
     if matches!(
         error.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
@@ -191,6 +206,10 @@ fn describe_rustls_error(error: &rustls::Error, host: &str) -> String {
         | E::PeerIncompatible(_) => format!(
             "{host} shares no TLS protocol version or cipher suite with this library ({error}); \
              the library speaks TLS 1.2 and 1.3, and the server may speak only TLS 1.0 or 1.1"
+        ),
+        E::InvalidMessage(_) => format!(
+            "{host} answered with data that is not TLS ({error}); check that the server speaks \
+             HTTPS on this port, or use an http:// URL if it is the partner's test server"
         ),
         other => format!("TLS handshake with {host} failed: {other}"),
     }
