@@ -64,13 +64,13 @@
 #define ESBYT_TIMEOUT 5
 
 /**
- * The server answered with a non-2xx HTTP status and no protocol error
+ * The server responded with a non-2xx HTTP status and no protocol error
  * document; `http_status` holds the status. Only balance checks return it.
  */
 #define ESBYT_HTTP 6
 
 /**
- * The answer is not a valid protocol document. Only balance checks return it.
+ * The response is not a valid protocol document. Only balance checks return it.
  */
 #define ESBYT_PROTOCOL 7
 
@@ -82,7 +82,7 @@
 
 /**
  * The write-off may or may not have been executed: the request may have
- * reached the server but no valid answer came back. `cause` holds the status
+ * reached the server but no valid response came back. `cause` holds the status
  * of the underlying failure. Reconcile (for example check the balance or ask
  * the programme's support) before trying again: a resent write-off can spend
  * the bonuses twice.
@@ -145,7 +145,7 @@ typedef struct esbyt_error {
    */
   int32_t status;
   /**
-   * The HTTP status of the answer when one arrived, otherwise 0.
+   * The HTTP status of the response when one arrived, otherwise 0.
    */
   int32_t http_status;
   /**
@@ -289,8 +289,8 @@ int32_t esbyt_check_bonus(const struct esbyt_client *client,
  * or `ESBYT_TIMEOUT` when the request was not sent, so nothing was written
  * off; `ESBYT_SERVER` when the server refused, so nothing was written off;
  * `ESBYT_OUTCOME_UNKNOWN` when the request may have reached the server but
- * no valid answer came back, including a timeout after sending, a closed
- * connection, an HTTP error or an unreadable answer. Never resend after
+ * no valid response came back, including a timeout after sending, a closed
+ * connection, an HTTP error or an unreadable response. Never resend after
  * `ESBYT_OUTCOME_UNKNOWN` without reconciling: the write-off may have been
  * executed. `error` may be NULL. Thread-safe.
  *
@@ -327,7 +327,7 @@ struct esbyt_config *esbyt_config_new(void);
  * - `timeout_ms`: deadline of a whole call, 1 to 600000 (default 15000).
  * - `idle_timeout_ms`: how long an idle kept-alive connection may be reused,
  *   0 to 600000 (default 4000; 0 disables reuse).
- * - `max_body_bytes`: largest answer accepted, 1024 to 16777216 (default 65536).
+ * - `max_body_bytes`: largest response accepted, 1024 to 16777216 (default 65536).
  * - `extra_ca_file`: PEM file of CA certificates trusted besides Mozilla's roots.
  * - `allow_http`: `1` allows a plain `http://` URL (test server, emulator); default `0`.
  * - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment

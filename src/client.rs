@@ -5,7 +5,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::{Error, Status};
 use crate::protocol::{self, Balance, BonusId, Request, WriteOff};
-use crate::transport::{ConnectionChoice, HttpAnswer, Transport, TransportFailure};
+use crate::transport::{ConnectionChoice, HttpResponse, Transport, TransportFailure};
 
 /// A client of the bonus server. Create one per server and share it: every
 /// method takes `&self` and may run concurrently from several threads, and
@@ -49,9 +49,9 @@ impl Client {
     /// supplier code, and returns the write-off number.
     ///
     /// The request is sent at most once, on a new connection, so a kept-alive
-    /// connection the server has closed can never turn a write-off into an
-    /// unknown outcome. When the request may have reached the server but no
-    /// valid answer came back, the error is [`Status::OutcomeUnknown`]: the
+    /// connection that the server closed while idle cannot make the outcome
+    /// of a write-off unknown. When the request may have reached the server but no
+    /// valid response came back, the error is [`Status::OutcomeUnknown`]: the
     /// write-off may have been executed, and resending it blindly can spend
     /// the bonuses twice.
     pub fn spend_bonus(&self, bonus_id: &str, amount: i64) -> Result<WriteOff, Error> {
@@ -75,7 +75,7 @@ impl Client {
         }
         .url(&self.base_url);
 
-        let answer = match self.transport.get(&url, ConnectionChoice::Pooled) {
+        let response = match self.transport.get(&url, ConnectionChoice::Pooled) {
             Err(failure) if failure.is_dead_pooled_connection() => {
                 log::debug!(
                     "kept-alive connection was dead ({}); retrying once on a new connection",
@@ -85,12 +85,12 @@ impl Client {
             }
             other => other,
         };
-        let answer = answer.map_err(|failure| failure.error)?;
+        let response = response.map_err(|failure| failure.error)?;
 
-        let balance = interpret(&answer, protocol::parse_check_bonus)?;
+        let balance = interpret(&response, protocol::parse_check_bonus)?;
         if balance.bonus_id != bonus_id.as_str() {
             return Err(Error::protocol(format!(
-                "the server answered for participant {:?}, but the request was for {:?}",
+                "the server returned the balance of participant {:?}, but the request was for {:?}",
                 balance.bonus_id,
                 bonus_id.as_str()
             )));
@@ -113,19 +113,19 @@ impl Client {
         }
         .url(&self.base_url);
 
-        let answer = self
+        let response = self
             .transport
             .get(&url, ConnectionChoice::Fresh)
             .map_err(spend_failure)?;
 
-        interpret(&answer, protocol::parse_spend_bonus).map_err(|error| match error.status() {
+        interpret(&response, protocol::parse_spend_bonus).map_err(|error| match error.status() {
             Status::Server => error,
             _ => error.into_outcome_unknown(),
         })
     }
 }
 
-/// Classifies a write-off that got no complete HTTP answer.
+/// Classifies a write-off that got no complete HTTP response.
 fn spend_failure(failure: TransportFailure) -> Error {
     if failure.request_may_have_arrived() {
         failure.error.into_outcome_unknown()
@@ -134,36 +134,39 @@ fn spend_failure(failure: TransportFailure) -> Error {
     }
 }
 
-/// Turns an HTTP answer into a result. An XML error document is a server
-/// error whatever the HTTP status; any other non-2xx answer is an HTTP error.
+/// Turns an HTTP response into a result. An XML error document is a server
+/// error whatever the HTTP status; any other non-2xx response is an HTTP error.
 fn interpret<T>(
-    answer: &HttpAnswer,
+    response: &HttpResponse,
     parse: fn(&[u8], Option<&str>) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let parsed = parse(&answer.body, answer.content_type.as_deref());
-    let is_success = (200..300).contains(&answer.status);
+    let parsed = parse(&response.body, response.content_type.as_deref());
+    let is_success = (200..300).contains(&response.status);
     match parsed {
         Err(error) if error.status() == Status::Server => {
-            Err(error.with_http_status(answer.status))
+            Err(error.with_http_status(response.status))
         }
         Ok(value) if is_success => Ok(value),
-        Err(error) if is_success => Err(error.with_http_status(answer.status)),
-        _ => Err(http_error(answer)),
+        Err(error) if is_success => Err(error.with_http_status(response.status)),
+        _ => Err(http_error(response)),
     }
 }
 
-fn http_error(answer: &HttpAnswer) -> Error {
+fn http_error(response: &HttpResponse) -> Error {
     let mut message = format!(
-        "the server answered HTTP {} {} without a protocol error document",
-        answer.status, answer.reason
+        "the server responded with HTTP {} {} without a protocol error document",
+        response.status, response.reason
     );
-    if (300..400).contains(&answer.status) {
-        let target = answer.location.as_deref().unwrap_or("an unknown location");
+    if (300..400).contains(&response.status) {
+        let target = response
+            .location
+            .as_deref()
+            .unwrap_or("an unknown location");
         message.push_str(&format!(
             "; the redirect to {target} was not followed because a write-off must never be replayed at another address"
         ));
     }
-    Error::new(Status::Http, message.trim_end().to_owned()).with_http_status(answer.status)
+    Error::new(Status::Http, message.trim_end().to_owned()).with_http_status(response.status)
 }
 
 /// Rejects a URL the client cannot use, before any connection is made.
@@ -298,8 +301,8 @@ mod tests {
         }
     }
 
-    fn answer(status: u16, body: &str) -> HttpAnswer {
-        HttpAnswer {
+    fn response(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
             status,
             reason: "Reason".to_owned(),
             content_type: None,
@@ -312,7 +315,8 @@ mod tests {
     fn error_document_is_server_error_whatever_the_status() {
         let body = "<response><result>4</result><message>Ошибка</message></response>";
         for status in [200, 400, 500] {
-            let error = interpret(&answer(status, body), protocol::parse_spend_bonus).unwrap_err();
+            let error =
+                interpret(&response(status, body), protocol::parse_spend_bonus).unwrap_err();
             assert_eq!(error.status(), Status::Server);
             assert_eq!(error.server_code(), Some(4));
             assert_eq!(error.http_status(), Some(status));
@@ -330,16 +334,17 @@ mod tests {
                 "<response><spend_id>1</spend_id><result>0</result></response>",
             ),
         ] {
-            let error = interpret(&answer(status, body), protocol::parse_spend_bonus).unwrap_err();
+            let error =
+                interpret(&response(status, body), protocol::parse_spend_bonus).unwrap_err();
             assert_eq!(error.status(), Status::Http, "{status}");
             assert_eq!(error.http_status(), Some(status));
             assert!(
                 error
                     .message()
-                    .starts_with(&format!("the server answered HTTP {status}"))
+                    .starts_with(&format!("the server responded with HTTP {status}"))
             );
         }
-        let error = interpret(&answer(302, ""), protocol::parse_spend_bonus).unwrap_err();
+        let error = interpret(&response(302, ""), protocol::parse_spend_bonus).unwrap_err();
         assert!(
             error
                 .message()
@@ -351,7 +356,8 @@ mod tests {
 
     #[test]
     fn success_status_with_bad_body_is_protocol_error() {
-        let error = interpret(&answer(200, "<response>"), protocol::parse_spend_bonus).unwrap_err();
+        let error =
+            interpret(&response(200, "<response>"), protocol::parse_spend_bonus).unwrap_err();
         assert_eq!(error.status(), Status::Protocol);
         assert_eq!(error.http_status(), Some(200));
     }

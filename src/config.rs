@@ -19,7 +19,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 /// by default, so the library rarely picks a connection the server is closing.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// Default limit of an answer body. The protocol's answers are a few hundred bytes.
+/// Default limit of a response body. The protocol's responses are a few hundred bytes.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024;
 
 const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -52,7 +52,7 @@ pub struct Config {
     pub timeout: Duration,
     /// Time a kept-alive connection may stay idle and still be reused.
     pub idle_timeout: Duration,
-    /// Maximum size of an answer body in bytes.
+    /// Maximum size of a response body in bytes.
     pub max_body_bytes: u64,
     /// PEM file with CA certificates trusted in addition to Mozilla's roots.
     pub extra_ca_file: Option<PathBuf>,

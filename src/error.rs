@@ -1,6 +1,6 @@
 //! Error classes and the error type of the library.
 //!
-//! Each class answers the two questions a cash-register program must decide on
+//! Each class settles the two questions a cash-register program must decide on
 //! after a failure: is it safe to try again, and did the write-off happen?
 
 use std::ffi::CStr;
@@ -26,14 +26,14 @@ pub enum Status {
     /// The deadline passed. For a write-off this status means nothing was sent;
     /// a deadline that passes after sending gives `OutcomeUnknown`.
     Timeout = 5,
-    /// The server answered with a non-2xx HTTP status and no protocol error document.
+    /// The server responded with a non-2xx HTTP status and no protocol error document.
     Http = 6,
-    /// The answer is not a valid protocol document.
+    /// The response is not a valid protocol document.
     Protocol = 7,
     /// The server refused the operation with a non-zero `result` code.
     Server = 8,
     /// A write-off may or may not have been executed: the request may have
-    /// reached the server but no valid answer came back. Reconcile before
+    /// reached the server but no valid response came back. Reconcile before
     /// trying again, because a resent write-off can spend bonuses twice.
     OutcomeUnknown = 9,
     /// A bug inside the library, such as a caught panic.
@@ -104,9 +104,11 @@ impl Status {
             Status::Config => c"unusable configuration: nothing was sent",
             Status::Connection => c"connection to the bonus server failed: nothing was sent",
             Status::Tls => c"TLS handshake with the bonus server failed: nothing was sent",
-            Status::Timeout => c"the bonus server did not answer in time",
-            Status::Http => c"the bonus server answered with an HTTP error status",
-            Status::Protocol => c"the answer of the bonus server is not a valid protocol document",
+            Status::Timeout => c"the bonus server did not respond in time",
+            Status::Http => c"the bonus server responded with an HTTP error status",
+            Status::Protocol => {
+                c"the response of the bonus server is not a valid protocol document"
+            }
             Status::Server => c"the bonus server refused the operation",
             Status::OutcomeUnknown => {
                 c"the write-off may or may not have been executed: reconcile before trying again"
@@ -200,7 +202,7 @@ impl Error {
         self.server_code
     }
 
-    /// Returns the HTTP status of the answer, when an answer arrived.
+    /// Returns the HTTP status of the response, when a response arrived.
     pub fn http_status(&self) -> Option<u16> {
         self.http_status
     }

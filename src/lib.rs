@@ -2,7 +2,7 @@
 //! write-offs over the partner protocol, for cash-register software.
 //!
 //! Layers, each using only the ones listed before it: [`protocol`] (query
-//! strings and answer parsing, no I/O), `transport` (one HTTP GET over ureq
+//! strings and response parsing, no I/O), `transport` (one HTTP GET over ureq
 //! and rustls), [`Client`] (validation, retry policy, logging), and `ffi`
 //! (the C ABI exported by the shared library).
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use esbyt::{Client, Config, Status};
 use esbyt_emulator::{Emulator, EmulatorConfig, TEST_BONUS_ID};
-use support::{RawServer, Reply, protocol_body, read_head, reset_on_close, write_answer};
+use support::{RawServer, Reply, protocol_body, read_head, reset_on_close, write_response};
 
 fn start_emulator() -> Emulator {
     Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards())
@@ -227,7 +227,7 @@ fn concurrent_calls_share_one_client() {
 #[test]
 fn balance_checks_reuse_one_connection() {
     let server = RawServer::start(|stream, head| {
-        write_answer(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
+        write_response(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
         Reply::KeepOpen
     });
     let client = client_for(&server.url());
@@ -243,7 +243,7 @@ fn balance_checks_reuse_one_connection() {
 #[test]
 fn write_off_uses_new_connection() {
     let server = RawServer::start(|stream, head| {
-        write_answer(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
+        write_response(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
         Reply::KeepOpen
     });
     let client = client_for(&server.url());
@@ -261,17 +261,18 @@ fn write_off_uses_new_connection() {
 
 #[test]
 fn dead_pooled_connection_retried_once_for_balance() {
-    // The first request is answered on a kept-alive connection; the second
+    // The first request gets a response on a kept-alive connection; the second
     // request on that connection is read and the connection is reset
-    // without an answer, as a server that dropped it while idle does.
+    // without a response, as a server that dropped it while idle does.
     let server = RawServer::start(|stream, head| {
-        static ANSWERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let count = ANSWERED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        static REQUESTS_SEEN: std::sync::atomic::AtomicUsize =
+            std::sync::atomic::AtomicUsize::new(0);
+        let count = REQUESTS_SEEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if count == 1 {
             reset_on_close(stream);
             return Reply::Close;
         }
-        write_answer(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
+        write_response(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
         Reply::KeepOpen
     });
     let client = client_for(&server.url());
@@ -288,7 +289,7 @@ fn dead_pooled_connection_retried_once_for_balance() {
 }
 
 #[test]
-fn closed_without_answer_is_outcome_unknown_for_spend() {
+fn closed_without_response_is_outcome_unknown() {
     let server = RawServer::start(|_stream, _head| Reply::Close);
     let client = client_for(&server.url());
 
@@ -332,7 +333,7 @@ fn reset_after_request_is_outcome_unknown_for_spend() {
 fn timeout_after_sending_is_outcome_unknown_for_spend() {
     let server = RawServer::start(|stream, head| {
         thread::sleep(Duration::from_millis(1500));
-        write_answer(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
+        write_response(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
         Reply::Close
     });
     let client = client_with_timeout(&server.url(), Duration::from_millis(300));
@@ -369,7 +370,7 @@ fn refused_connection_sent_nothing() {
 #[test]
 fn html_bad_gateway_is_http_error() {
     let server = RawServer::start(|stream, _head| {
-        write_answer(
+        write_response(
             stream,
             "502 Bad Gateway",
             "text/html",
@@ -387,7 +388,7 @@ fn html_bad_gateway_is_http_error() {
     assert!(
         check
             .message()
-            .starts_with("the server answered HTTP 502 Bad Gateway"),
+            .starts_with("the server responded with HTTP 502 Bad Gateway"),
         "{}",
         check.message()
     );
@@ -400,7 +401,7 @@ fn html_bad_gateway_is_http_error() {
 fn error_document_with_status_500_is_server_error() {
     let server = RawServer::start(|stream, _head| {
         let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<response>\n\t<result>99</result>\n\t<message>Внутренняя ошибка</message >\n</response>";
-        write_answer(
+        write_response(
             stream,
             "500 Internal Server Error",
             "text/xml",
@@ -422,11 +423,11 @@ fn error_document_with_status_500_is_server_error() {
 fn truncated_body_is_outcome_unknown_for_spend() {
     let server = RawServer::start(|stream, head| {
         let body = protocol_body(head);
-        let answer = format!(
+        let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        let _ = stream.write_all(answer.as_bytes());
+        let _ = stream.write_all(response.as_bytes());
         let _ = stream.write_all(&body.as_bytes()[..body.len() / 2]);
         Reply::Close
     });
@@ -444,8 +445,8 @@ fn truncated_body_is_outcome_unknown_for_spend() {
 fn close_delimited_truncated_body_is_protocol_error() {
     let server = RawServer::start(|stream, head| {
         let body = protocol_body(head);
-        let answer = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n";
-        let _ = stream.write_all(answer.as_bytes());
+        let response = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n";
+        let _ = stream.write_all(response.as_bytes());
         let _ = stream.write_all(&body.as_bytes()[..body.len() - 15]);
         Reply::Close
     });
@@ -463,14 +464,14 @@ fn close_delimited_truncated_body_is_protocol_error() {
 #[test]
 fn redirect_is_not_followed() {
     let target = RawServer::start(|stream, head| {
-        write_answer(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
+        write_response(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
         Reply::KeepOpen
     });
     let location = target.url();
     let server = RawServer::start(move |stream, _head| {
-        let answer =
+        let response =
             format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
-        let _ = stream.write_all(answer.as_bytes());
+        let _ = stream.write_all(response.as_bytes());
         Reply::KeepOpen
     });
     let client = client_for(&server.url());
@@ -497,7 +498,7 @@ fn redirect_is_not_followed() {
 fn oversized_body_is_rejected() {
     let server = RawServer::start(|stream, _head| {
         let body = format!("<response>{}</response>", " ".repeat(100_000));
-        write_answer(stream, "200 OK", "text/xml", body.as_bytes());
+        write_response(stream, "200 OK", "text/xml", body.as_bytes());
         Reply::Close
     });
     let client = client_for(&server.url());
@@ -520,7 +521,7 @@ fn windows_1251_message_arrives_intact() {
         let (body, _, _) = encoding_rs::WINDOWS_1251.encode(
             "<?xml version=\"1.0\" encoding=\"windows-1251\"?>\n<response>\n\t<result>4</result>\n\t<message>Участник не найден</message >\n</response>",
         );
-        write_answer(stream, "200 OK", "text/xml; charset=windows-1251", &body);
+        write_response(stream, "200 OK", "text/xml; charset=windows-1251", &body);
         Reply::KeepOpen
     });
     let client = client_for(&server.url());
@@ -534,7 +535,7 @@ fn windows_1251_message_arrives_intact() {
 #[test]
 fn request_line_has_exact_query() {
     let server = RawServer::start(|stream, head| {
-        write_answer(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
+        write_response(stream, "200 OK", "text/xml", protocol_body(head).as_bytes());
         Reply::KeepOpen
     });
     let client = client_for(&server.url());
@@ -554,10 +555,10 @@ fn request_line_has_exact_query() {
 }
 
 #[test]
-fn server_answering_for_another_card_is_rejected() {
+fn balance_of_another_card_rejected() {
     let server = RawServer::start(|stream, _head| {
         let body = "<response><account>1</account><bonus_id>1111111111116</bonus_id><amount>7</amount><result>0</result></response>";
-        write_answer(stream, "200 OK", "text/xml", body.as_bytes());
+        write_response(stream, "200 OK", "text/xml", body.as_bytes());
         Reply::KeepOpen
     });
     let client = client_for(&server.url());
@@ -573,7 +574,7 @@ fn server_answering_for_another_card_is_rejected() {
 }
 
 #[test]
-fn answer_head_read_before_body() {
+fn stalled_body_is_outcome_unknown() {
     // A server that sends the head, then stalls past the deadline.
     let server = RawServer::start(|stream, _head| {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n<response>");

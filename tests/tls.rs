@@ -52,7 +52,7 @@ fn valid_pki() -> Pki {
     )
 }
 
-/// Starts an HTTPS server that answers every request like the bonus server.
+/// Starts an HTTPS server that responds to every request like the bonus server.
 /// Returns its port.
 fn start_https_server(pki: &Pki) -> u16 {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -77,11 +77,11 @@ fn start_https_server(pki: &Pki) -> u16 {
                 let mut tls = rustls::StreamOwned::new(connection, stream);
                 while let Some(head) = read_tls_head(&mut tls) {
                     let body = protocol_body(&head);
-                    let answer = format!(
+                    let response = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
                     );
-                    if tls.write_all(answer.as_bytes()).is_err() {
+                    if tls.write_all(response.as_bytes()).is_err() {
                         return;
                     }
                 }
@@ -206,7 +206,7 @@ fn expired_certificate_is_reported() {
 
 #[test]
 fn plain_http_server_on_https_url() {
-    // A plain HTTP server answers the TLS client hello with an HTTP error.
+    // A plain HTTP server responds to the TLS client hello with an HTTP error.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     thread::spawn(move || {

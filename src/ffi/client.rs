@@ -144,8 +144,8 @@ pub unsafe extern "C" fn esbyt_check_bonus(
 /// or `ESBYT_TIMEOUT` when the request was not sent, so nothing was written
 /// off; `ESBYT_SERVER` when the server refused, so nothing was written off;
 /// `ESBYT_OUTCOME_UNKNOWN` when the request may have reached the server but
-/// no valid answer came back, including a timeout after sending, a closed
-/// connection, an HTTP error or an unreadable answer. Never resend after
+/// no valid response came back, including a timeout after sending, a closed
+/// connection, an HTTP error or an unreadable response. Never resend after
 /// `ESBYT_OUTCOME_UNKNOWN` without reconciling: the write-off may have been
 /// executed. `error` may be NULL. Thread-safe.
 ///

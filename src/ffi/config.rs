@@ -50,7 +50,7 @@ pub extern "C" fn esbyt_config_new() -> *mut esbyt_config {
 /// - `timeout_ms`: deadline of a whole call, 1 to 600000 (default 15000).
 /// - `idle_timeout_ms`: how long an idle kept-alive connection may be reused,
 ///   0 to 600000 (default 4000; 0 disables reuse).
-/// - `max_body_bytes`: largest answer accepted, 1024 to 16777216 (default 65536).
+/// - `max_body_bytes`: largest response accepted, 1024 to 16777216 (default 65536).
 /// - `extra_ca_file`: PEM file of CA certificates trusted besides Mozilla's roots.
 /// - `allow_http`: `1` allows a plain `http://` URL (test server, emulator); default `0`.
 /// - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment

@@ -22,16 +22,16 @@ pub const ESBYT_TLS: i32 = 4;
 /// The deadline passed. From `esbyt_spend_bonus` this status means the
 /// deadline passed before the request was sent.
 pub const ESBYT_TIMEOUT: i32 = 5;
-/// The server answered with a non-2xx HTTP status and no protocol error
+/// The server responded with a non-2xx HTTP status and no protocol error
 /// document; `http_status` holds the status. Only balance checks return it.
 pub const ESBYT_HTTP: i32 = 6;
-/// The answer is not a valid protocol document. Only balance checks return it.
+/// The response is not a valid protocol document. Only balance checks return it.
 pub const ESBYT_PROTOCOL: i32 = 7;
 /// The server refused the operation: `server_code` holds its non-zero
 /// `result` and the message is the server's own text. Nothing was written off.
 pub const ESBYT_SERVER: i32 = 8;
 /// The write-off may or may not have been executed: the request may have
-/// reached the server but no valid answer came back. `cause` holds the status
+/// reached the server but no valid response came back. `cause` holds the status
 /// of the underlying failure. Reconcile (for example check the balance or ask
 /// the programme's support) before trying again: a resent write-off can spend
 /// the bonuses twice.
@@ -59,7 +59,7 @@ pub struct esbyt_error {
     pub server_code: i64,
     /// The status the call returned.
     pub status: i32,
-    /// The HTTP status of the answer when one arrived, otherwise 0.
+    /// The HTTP status of the response when one arrived, otherwise 0.
     pub http_status: i32,
     /// For `ESBYT_OUTCOME_UNKNOWN`, the status of the underlying failure
     /// (`ESBYT_TIMEOUT`, `ESBYT_CONNECTION`, `ESBYT_HTTP`, `ESBYT_PROTOCOL`

@@ -1,4 +1,4 @@
-//! Character decoding of answer bodies.
+//! Character decoding of response bodies.
 //!
 //! The partner document declares UTF-8, but servers of this kind also send
 //! windows-1251, declared in the HTTP `charset`, in the XML declaration, or
@@ -12,7 +12,7 @@ use crate::error::Error;
 /// How many leading bytes are searched for the XML declaration.
 const DECLARATION_SEARCH_BYTES: usize = 256;
 
-/// Decodes an answer body to text.
+/// Decodes a response body to text.
 ///
 /// The encoding comes from, in this order: a byte-order mark, the `charset`
 /// parameter of the HTTP `Content-Type`, the XML declaration, and UTF-8 when
@@ -34,7 +34,7 @@ pub fn decode_body(body: &[u8], content_type: Option<&str>) -> Result<String, Er
         if let Ok(text) = std::str::from_utf8(body) {
             return Ok(text.to_owned());
         }
-        log::debug!("answer body is not valid UTF-8; decoding it as windows-1251");
+        log::debug!("response body is not valid UTF-8; decoding it as windows-1251");
         return decode_strict(WINDOWS_1251, body);
     }
     decode_strict(encoding, body)
@@ -44,7 +44,7 @@ fn decode_strict(encoding: &'static Encoding, bytes: &[u8]) -> Result<String, Er
     match encoding.decode_without_bom_handling_and_without_replacement(bytes) {
         Some(text) => Ok(text.into_owned()),
         None => Err(Error::protocol(format!(
-            "the answer body is not valid {} text",
+            "the response body is not valid {} text",
             encoding.name()
         ))),
     }

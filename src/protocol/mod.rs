@@ -1,5 +1,5 @@
 //! The partner protocol without I/O: request URLs from validated values, and
-//! answer bodies (bytes) into typed results or typed errors.
+//! response bodies (bytes) into typed results or typed errors.
 
 mod encoding;
 mod request;

@@ -1,4 +1,4 @@
-//! Parsing of answer documents into balances, write-offs and server errors.
+//! Parsing of response documents into balances, write-offs and server errors.
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, Event};
@@ -13,7 +13,7 @@ pub const MAX_TEXT_VALUE_BYTES: usize = 63;
 /// How much of an unusable body a protocol error quotes, in characters.
 const SNIPPET_CHARS: usize = 120;
 
-/// The balance of a participant, from a `check_bonus` answer.
+/// The balance of a participant, from a `check_bonus` response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Balance {
     /// The participant's personal account number, as text because of leading zeros.
@@ -24,7 +24,7 @@ pub struct Balance {
     pub amount: i64,
 }
 
-/// An executed write-off, from a `spend_bonus` answer.
+/// An executed write-off, from a `spend_bonus` response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteOff {
     /// The number of the write-off document, as text: its leading zeros are
@@ -32,7 +32,7 @@ pub struct WriteOff {
     pub spend_id: String,
 }
 
-/// Parses a `check_bonus` answer. A non-zero `result` gives `Status::Server`,
+/// Parses a `check_bonus` response. A non-zero `result` gives `Status::Server`,
 /// anything else unusable gives `Status::Protocol`.
 pub fn parse_check_bonus(body: &[u8], content_type: Option<&str>) -> Result<Balance, Error> {
     let document = Document::parse(body, content_type)?;
@@ -44,7 +44,7 @@ pub fn parse_check_bonus(body: &[u8], content_type: Option<&str>) -> Result<Bala
     })
 }
 
-/// Parses a `spend_bonus` answer. A non-zero `result` gives `Status::Server`,
+/// Parses a `spend_bonus` response. A non-zero `result` gives `Status::Server`,
 /// anything else unusable gives `Status::Protocol`.
 pub fn parse_spend_bonus(body: &[u8], content_type: Option<&str>) -> Result<WriteOff, Error> {
     let document = Document::parse(body, content_type)?;
@@ -63,12 +63,12 @@ struct Document {
 impl Document {
     fn parse(body: &[u8], content_type: Option<&str>) -> Result<Document, Error> {
         if body.trim_ascii().is_empty() {
-            return Err(Error::protocol("the answer body is empty"));
+            return Err(Error::protocol("the response body is empty"));
         }
         let text = decode_body(body, content_type)?;
         if looks_like_html(&text) {
             return Err(Error::protocol(format!(
-                "the answer is an HTML page, not a protocol document: {}",
+                "the response is an HTML page, not a protocol document: {}",
                 snippet(&text)
             )));
         }
@@ -84,7 +84,7 @@ impl Document {
 
     fn require(&self, name: &str) -> Result<&str, Error> {
         self.get(name)
-            .ok_or_else(|| Error::protocol(format!("the answer has no <{name}> element")))
+            .ok_or_else(|| Error::protocol(format!("the response has no <{name}> element")))
     }
 
     /// Returns a server error for a non-zero `result`.
@@ -209,13 +209,13 @@ fn parse_fields(text: &str) -> Result<Vec<(String, String)>, Error> {
                 if doctype.xml10_content().trim().eq_ignore_ascii_case("html") =>
             {
                 return Err(Error::protocol(format!(
-                    "the answer is an HTML page, not a protocol document: {}",
+                    "the response is an HTML page, not a protocol document: {}",
                     snippet(text)
                 )));
             }
             Event::Eof if depth == 0 => {
                 return Err(Error::protocol(format!(
-                    "the answer contains no XML element: {}",
+                    "the response contains no XML element: {}",
                     snippet(text)
                 )));
             }
@@ -226,7 +226,7 @@ fn parse_fields(text: &str) -> Result<Vec<(String, String)>, Error> {
 }
 
 fn truncated_error() -> Error {
-    Error::protocol("the answer is truncated: the document ends before </response>")
+    Error::protocol("the response is truncated: the document ends before </response>")
 }
 
 fn check_root(name: &str, text: &str) -> Result<(), Error> {
@@ -234,7 +234,7 @@ fn check_root(name: &str, text: &str) -> Result<(), Error> {
         Ok(())
     } else if name.eq_ignore_ascii_case("html") {
         Err(Error::protocol(format!(
-            "the answer is an HTML page, not a protocol document: {}",
+            "the response is an HTML page, not a protocol document: {}",
             snippet(text)
         )))
     } else {
@@ -249,7 +249,7 @@ fn check_root(name: &str, text: &str) -> Result<(), Error> {
 fn add_field(fields: &mut Vec<(String, String)>, name: String, value: String) -> Result<(), Error> {
     if fields.iter().any(|(existing, _)| *existing == name) {
         return Err(Error::protocol(format!(
-            "element <{name}> appears more than once in the answer"
+            "element <{name}> appears more than once in the response"
         )));
     }
     let value = value
@@ -273,7 +273,9 @@ fn resolve_reference(reference: &BytesRef<'_>) -> Result<char, Error> {
         _ => None,
     };
     predefined.ok_or_else(|| {
-        Error::protocol(format!("the answer uses an unknown XML reference &{name};"))
+        Error::protocol(format!(
+            "the response uses an unknown XML reference &{name};"
+        ))
     })
 }
 
@@ -422,8 +424,8 @@ mod tests {
 
     #[test]
     fn empty_body_rejected() {
-        assert_eq!(protocol_error(b""), "the answer body is empty");
-        assert_eq!(protocol_error(b" \r\n"), "the answer body is empty");
+        assert_eq!(protocol_error(b""), "the response body is empty");
+        assert_eq!(protocol_error(b" \r\n"), "the response body is empty");
     }
 
     #[test]
@@ -432,13 +434,13 @@ mod tests {
             b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head></html>",
         );
         assert!(
-            message.starts_with("the answer is an HTML page"),
+            message.starts_with("the response is an HTML page"),
             "{message}"
         );
         assert!(message.contains("502 Bad Gateway"), "{message}");
         let message = protocol_error(b"<html><body>Forbidden</body></html>");
         assert!(
-            message.starts_with("the answer is an HTML page"),
+            message.starts_with("the response is an HTML page"),
             "{message}"
         );
     }
@@ -456,12 +458,12 @@ mod tests {
         let message = protocol_error(
             b"<response><account>1</account><amount>5</amount><result>0</result></response>",
         );
-        assert_eq!(message, "the answer has no <bonus_id> element");
+        assert_eq!(message, "the response has no <bonus_id> element");
         let message = protocol_error(b"<response><account>1</account></response>");
-        assert_eq!(message, "the answer has no <result> element");
+        assert_eq!(message, "the response has no <result> element");
         let error =
             parse_spend_bonus(b"<response><result>0</result></response>", None).unwrap_err();
-        assert_eq!(error.message(), "the answer has no <spend_id> element");
+        assert_eq!(error.message(), "the response has no <spend_id> element");
     }
 
     #[test]
@@ -478,7 +480,7 @@ mod tests {
         );
         let message = protocol_error(b"Service temporarily unavailable");
         assert!(
-            message.starts_with("the answer contains no XML element"),
+            message.starts_with("the response contains no XML element"),
             "{message}"
         );
     }
@@ -490,7 +492,7 @@ mod tests {
         );
         assert_eq!(
             message,
-            "element <amount> appears more than once in the answer"
+            "element <amount> appears more than once in the response"
         );
     }
 

@@ -1,9 +1,10 @@
 //! The network: one HTTP GET over a ureq agent built once per client.
 //!
-//! The agent follows no redirects, reads no proxy from the environment,
-//! never turns a 4xx or 5xx status into an error that hides the body, reads
-//! the body as raw bytes up to a limit, and applies a connect timeout and a
-//! total deadline. ureq 3 itself never resends a request.
+//! The agent follows no redirects and reads no proxy from the environment.
+//! It keeps the body of a 4xx or 5xx response instead of turning the status
+//! into an error, reads the body as raw bytes up to a limit, and applies a
+//! connect timeout and a total deadline. ureq 3.5 has no retry logic of its
+//! own, so it never resends a request.
 
 mod tls;
 mod trace;
@@ -19,9 +20,9 @@ pub use trace::CallTrace;
 use crate::config::Config;
 use crate::error::{Error, Status};
 
-/// An HTTP answer, whatever its status.
+/// An HTTP response, whatever its status.
 #[derive(Debug)]
-pub struct HttpAnswer {
+pub struct HttpResponse {
     pub status: u16,
     pub reason: String,
     pub content_type: Option<String>,
@@ -29,7 +30,7 @@ pub struct HttpAnswer {
     pub body: Vec<u8>,
 }
 
-/// A call that produced no complete HTTP answer, with what happened on the wire.
+/// A call that produced no complete HTTP response, with what happened on the wire.
 #[derive(Debug)]
 pub struct TransportFailure {
     pub error: Error,
@@ -37,21 +38,21 @@ pub struct TransportFailure {
 }
 
 impl TransportFailure {
-    /// Whether the request may have reached the server.
+    /// Returns whether the request may have reached the server.
     pub fn request_may_have_arrived(&self) -> bool {
         self.trace.wrote_request
     }
 
-    /// Whether a kept-alive connection from the pool failed before any answer
+    /// Returns whether a kept-alive connection from the pool failed before any response
     /// arrived: the usual sign of a connection the server closed while idle.
     pub fn is_dead_pooled_connection(&self) -> bool {
         !self.trace.opened_connection
-            && !self.trace.received_answer
+            && !self.trace.received_response
             && self.error.status() == Status::Connection
     }
 }
 
-/// Which connection a call may use.
+/// Choice of connection for a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectionChoice {
     /// A kept-alive connection from the pool, or a new one.
@@ -99,9 +100,8 @@ impl Transport {
             Agent::with_parts(agent_config, connector, DefaultResolver::default())
         };
 
-        // One cached connection per thread that shares the client is plenty
-        // for a cash register; a back office checking many cards in parallel
-        // reuses at most this many.
+        // A cash register needs one cached connection. A back office that
+        // checks cards from many threads reuses at most this many.
         let pooled = build(16);
         let fresh = build(0);
         Ok(Transport {
@@ -111,8 +111,12 @@ impl Transport {
         })
     }
 
-    /// Sends one GET and returns the answer with its raw body.
-    pub fn get(&self, url: &str, choice: ConnectionChoice) -> Result<HttpAnswer, TransportFailure> {
+    /// Sends one GET and returns the response with its raw body.
+    pub fn get(
+        &self,
+        url: &str,
+        choice: ConnectionChoice,
+    ) -> Result<HttpResponse, TransportFailure> {
         let agent = match choice {
             ConnectionChoice::Pooled => &self.pooled,
             ConnectionChoice::Fresh => &self.fresh,
@@ -128,7 +132,7 @@ impl Transport {
         })
     }
 
-    fn call(&self, agent: &Agent, url: &str) -> Result<HttpAnswer, ureq::Error> {
+    fn call(&self, agent: &Agent, url: &str) -> Result<HttpResponse, ureq::Error> {
         let mut response = agent.get(url).call()?;
 
         let header = |name: &str| {
@@ -148,7 +152,7 @@ impl Transport {
             .limit(self.max_body_bytes)
             .read_to_vec()?;
 
-        Ok(HttpAnswer {
+        Ok(HttpResponse {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or_default().to_owned(),
             content_type,
@@ -179,7 +183,7 @@ fn classify(error: ureq::Error, url: &str, max_body_bytes: u64) -> Error {
             ),
         ),
         ureq::Error::Timeout(_) => {
-            Error::new(Status::Timeout, format!("{server} did not answer in time"))
+            Error::new(Status::Timeout, format!("{server} did not respond in time"))
         }
         ureq::Error::HostNotFound => Error::new(
             Status::Connection,
@@ -194,10 +198,10 @@ fn classify(error: ureq::Error, url: &str, max_body_bytes: u64) -> Error {
         ),
         ureq::Error::Io(io_error) => classify_io(&io_error, &server),
         ureq::Error::BodyExceedsLimit(_) => Error::protocol(format!(
-            "the answer of {server} is larger than max_body_bytes ({max_body_bytes} bytes)"
+            "the response of {server} is larger than max_body_bytes ({max_body_bytes} bytes)"
         )),
         ureq::Error::Protocol(protocol_error) => Error::protocol(format!(
-            "{server} sent an invalid HTTP answer: {protocol_error}"
+            "{server} sent an invalid HTTP response: {protocol_error}"
         )),
         ureq::Error::LargeResponseHeader(size, limit) => Error::protocol(format!(
             "{server} sent HTTP headers of {size} bytes, more than the limit of {limit}"
@@ -220,7 +224,7 @@ fn classify(error: ureq::Error, url: &str, max_body_bytes: u64) -> Error {
 fn classify_io(error: &io::Error, server: &str) -> Error {
     match error.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            Error::new(Status::Timeout, format!("{server} did not answer in time"))
+            Error::new(Status::Timeout, format!("{server} did not respond in time"))
         }
         io::ErrorKind::ConnectionRefused => Error::new(
             Status::Connection,
@@ -236,7 +240,7 @@ fn classify_io(error: &io::Error, server: &str) -> Error {
         ),
         io::ErrorKind::UnexpectedEof => Error::new(
             Status::Connection,
-            format!("{server} closed the connection before the answer was complete"),
+            format!("{server} closed the connection before the response was complete"),
         ),
         _ => Error::new(
             Status::Connection,

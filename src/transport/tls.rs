@@ -208,7 +208,7 @@ fn describe_rustls_error(error: &rustls::Error, host: &str) -> String {
              the library speaks TLS 1.2 and 1.3, and the server may speak only TLS 1.0 or 1.1"
         ),
         E::InvalidMessage(_) => format!(
-            "{host} answered with data that is not TLS ({error}); check that the server speaks \
+            "{host} responded with data that is not TLS ({error}); check that the server speaks \
              HTTPS on this port, or use an http:// URL if it is the partner's test server"
         ),
         other => format!("TLS handshake with {host} failed: {other}"),

@@ -10,22 +10,22 @@ use std::cell::Cell;
 
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
-/// What happened on the wire during one call.
+/// Record of the wire events of one call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallTrace {
     /// A new connection was opened (TCP, and TLS for https).
     pub opened_connection: bool,
     /// Request bytes were handed to the connection: the server may have the request.
     pub wrote_request: bool,
-    /// Bytes of an answer arrived.
-    pub received_answer: bool,
+    /// Bytes of a response arrived.
+    pub received_response: bool,
 }
 
 thread_local! {
     static TRACE: Cell<CallTrace> = const { Cell::new(CallTrace {
         opened_connection: false,
         wrote_request: false,
-        received_answer: false,
+        received_response: false,
     }) };
 }
 
@@ -107,7 +107,7 @@ impl<T: Transport> Transport for TracedTransport<T> {
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         let received = self.inner.await_input(timeout)?;
         if self.records && received {
-            update(|trace| trace.received_answer = true);
+            update(|trace| trace.received_response = true);
         }
         Ok(received)
     }

@@ -1,4 +1,4 @@
-//! A raw HTTP server on loopback for tests that need answers the emulator
+//! A raw HTTP server on loopback for tests that need responses the emulator
 //! does not give: dropped connections, delays, truncated bodies, redirects.
 
 #![allow(dead_code)]
@@ -33,7 +33,7 @@ pub struct RawServer {
 
 impl RawServer {
     /// Starts a server whose handler gets each request's head (request line
-    /// and headers) and writes whatever answer the test needs.
+    /// and headers) and writes whatever response the test needs.
     pub fn start(
         handler: impl Fn(&mut TcpStream, &str) -> Reply + Send + Sync + 'static,
     ) -> RawServer {
@@ -129,8 +129,8 @@ pub fn read_head(stream: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&head).into_owned())
 }
 
-/// Writes a complete HTTP/1.1 answer with `Content-Length`.
-pub fn write_answer(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
+/// Writes a complete HTTP/1.1 response with `Content-Length`.
+pub fn write_response(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
@@ -140,13 +140,13 @@ pub fn write_answer(stream: &mut TcpStream, status: &str, content_type: &str, bo
     let _ = stream.flush();
 }
 
-/// The partner document's balance answer for the test card.
+/// The partner document's balance response for the test card.
 pub const BALANCE_BODY: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<response>\n    <account>1055444444</account>\n    <bonus_id>2700009601205</bonus_id>\n    <amount>500</amount>\n    <result>0</result>\n</response>\n";
 
-/// The partner document's write-off answer.
+/// The partner document's write-off response.
 pub const WRITE_OFF_BODY: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<response>\n    <spend_id>000000005</spend_id>\n    <result>0</result>\n</response>\n";
 
-/// The answer to a request: balance or write-off, whichever the command asks for.
+/// Returns the partner document's balance or write-off body, whichever the request's command asks for.
 pub fn protocol_body(head: &str) -> &'static str {
     if head.contains("command=spend_bonus") {
         WRITE_OFF_BODY
