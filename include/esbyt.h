@@ -119,11 +119,19 @@
 /**
  * A client of the bonus server, opaque to the caller. Safe to share between
  * threads: create one per server and use it from every thread.
+ *
+ * A handle is an opaque value that the library looks up and never
+ * dereferences. Freed handles are never reissued, so passing one after
+ * `esbyt_client_free` returns `ESBYT_INVALID_ARGUMENT`.
  */
 typedef struct esbyt_client esbyt_client;
 
 /**
  * Settings for a client, opaque to the caller.
+ *
+ * A handle is an opaque value that the library looks up and never
+ * dereferences. Freed handles are never reissued, so passing one after
+ * `esbyt_config_free` returns `ESBYT_INVALID_ARGUMENT`.
  */
 typedef struct esbyt_config esbyt_config;
 
@@ -251,9 +259,9 @@ int32_t esbyt_client_free(struct esbyt_client *client);
 /**
  * Checks the bonus balance of a participant (`command=check_bonus`).
  *
- * `bonus_id` is the number on the card as NUL-terminated UTF-8; surrounding
- * whitespace, such as the CR/LF a barcode scanner appends, is trimmed, and
- * the rest must be 1 to 13 digits. On success `*balance` holds the balance,
+ * `bonus_id` is the number on the card as NUL-terminated UTF-8 of at most
+ * 256 bytes. Surrounding whitespace, such as the CR/LF a barcode scanner
+ * appends, is trimmed, and the rest must be 1 to 13 digits. On success `*balance` holds the balance,
  * the account and the echoed id; on failure it is zeroed. The call blocks
  * for at most the configured `timeout_ms`. A kept-alive connection that
  * turns out dead is retried once on a new connection.
@@ -333,7 +341,8 @@ struct esbyt_config *esbyt_config_new(void);
  * - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
  *   variables are never read.
  *
- * `name` and `value` are NUL-terminated UTF-8, borrowed for the call only.
+ * `name` (at most 64 bytes) and `value` (at most 32768 bytes) are
+ * NUL-terminated UTF-8, borrowed for the call only.
  * Files are read and the URL is checked by `esbyt_client_new`, not here.
  *
  * Returns `ESBYT_OK`, or `ESBYT_INVALID_ARGUMENT` for a NULL, freed or

@@ -20,6 +20,10 @@ static CLIENTS: LazyLock<Registry<Client>> = LazyLock::new(Registry::new);
 
 /// A client of the bonus server, opaque to the caller. Safe to share between
 /// threads: create one per server and use it from every thread.
+///
+/// A handle is an opaque value that the library looks up and never
+/// dereferences. Freed handles are never reissued, so passing one after
+/// `esbyt_client_free` returns `ESBYT_INVALID_ARGUMENT`.
 #[allow(non_camel_case_types)]
 pub struct esbyt_client {
     _private: u8,
@@ -85,9 +89,9 @@ pub extern "C" fn esbyt_client_free(client: *mut esbyt_client) -> i32 {
 
 /// Checks the bonus balance of a participant (`command=check_bonus`).
 ///
-/// `bonus_id` is the number on the card as NUL-terminated UTF-8; surrounding
-/// whitespace, such as the CR/LF a barcode scanner appends, is trimmed, and
-/// the rest must be 1 to 13 digits. On success `*balance` holds the balance,
+/// `bonus_id` is the number on the card as NUL-terminated UTF-8 of at most
+/// 256 bytes. Surrounding whitespace, such as the CR/LF a barcode scanner
+/// appends, is trimmed, and the rest must be 1 to 13 digits. On success `*balance` holds the balance,
 /// the account and the echoed id; on failure it is zeroed. The call blocks
 /// for at most the configured `timeout_ms`. A kept-alive connection that
 /// turns out dead is retried once on a new connection.

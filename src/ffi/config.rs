@@ -20,6 +20,10 @@ const MAX_VALUE_BYTES: usize = 32 * 1024;
 pub(crate) static CONFIGS: LazyLock<Registry<Mutex<Config>>> = LazyLock::new(Registry::new);
 
 /// Settings for a client, opaque to the caller.
+///
+/// A handle is an opaque value that the library looks up and never
+/// dereferences. Freed handles are never reissued, so passing one after
+/// `esbyt_config_free` returns `ESBYT_INVALID_ARGUMENT`.
 #[allow(non_camel_case_types)]
 pub struct esbyt_config {
     _private: u8,
@@ -56,7 +60,8 @@ pub extern "C" fn esbyt_config_new() -> *mut esbyt_config {
 /// - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
 ///   variables are never read.
 ///
-/// `name` and `value` are NUL-terminated UTF-8, borrowed for the call only.
+/// `name` (at most 64 bytes) and `value` (at most 32768 bytes) are
+/// NUL-terminated UTF-8, borrowed for the call only.
 /// Files are read and the URL is checked by `esbyt_client_new`, not here.
 ///
 /// Returns `ESBYT_OK`, or `ESBYT_INVALID_ARGUMENT` for a NULL, freed or
