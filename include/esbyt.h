@@ -100,9 +100,63 @@
 #define ESBYT_MESSAGE_SIZE 1024
 
 /**
- * No finer detail: the value of `esbyt_error.detail` in this version.
+ * `esbyt_error.detail`: no finer cause.
  */
 #define ESBYT_DETAIL_NONE 0
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: the server certificate was issued by
+ * an untrusted CA. Fix: add that CA with the `extra_ca_file` setting, or pin
+ * the certificate with `server_cert_sha256`.
+ */
+#define ESBYT_DETAIL_TLS_UNKNOWN_ISSUER 1
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: the server certificate is not valid
+ * for the host of the URL. Fix: use a host name the certificate names.
+ */
+#define ESBYT_DETAIL_TLS_NAME_MISMATCH 2
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: the server certificate has expired.
+ * Fix: check this computer's clock, then tell the server operator.
+ */
+#define ESBYT_DETAIL_TLS_CERTIFICATE_EXPIRED 3
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: the server certificate is not valid
+ * yet. Fix: check this computer's clock.
+ */
+#define ESBYT_DETAIL_TLS_CERTIFICATE_NOT_YET_VALID 4
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: the server rejected the client
+ * certificate or required one and got none. Fix: configure the partner's
+ * client certificate (`pkcs12_file`, or `client_cert_file` and `client_key_file`).
+ */
+#define ESBYT_DETAIL_TLS_CLIENT_CERTIFICATE_REJECTED 5
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: no common TLS version or cipher
+ * suite; the library speaks TLS 1.2 and 1.3.
+ */
+#define ESBYT_DETAIL_TLS_NO_COMMON_PROTOCOL 6
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: the server certificate matches none
+ * of the `server_cert_sha256` fingerprints; the message shows the actual one.
+ */
+#define ESBYT_DETAIL_TLS_PIN_MISMATCH 7
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: the server does not speak TLS on this port.
+ */
+#define ESBYT_DETAIL_TLS_NOT_TLS 8
+
+/**
+ * `esbyt_error.detail` for `ESBYT_TLS`: another TLS failure, named in the message.
+ */
+#define ESBYT_DETAIL_TLS_OTHER 9
 
 /**
  * Size in bytes of the text fields of result records, terminating NUL included.
@@ -163,7 +217,8 @@ typedef struct esbyt_error {
    */
   int32_t cause;
   /**
-   * A finer cause within the status; `ESBYT_DETAIL_NONE` in this version.
+   * A finer cause within the status: one of the `ESBYT_DETAIL_*` values,
+   * `ESBYT_DETAIL_NONE` when there is none.
    */
   int32_t detail;
   /**
@@ -235,7 +290,10 @@ extern "C" {
  *
  * Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL `client_out`, NULL or
  * freed `config`) or `ESBYT_CONFIG` (missing or unusable URL, plain HTTP
- * without `allow_http`, unreadable CA file, bad proxy). `error` may be NULL.
+ * without `allow_http`, unreadable or unusable CA file, client certificate,
+ * key or PKCS#12 file, wrong password, key that does not match the
+ * certificate, bad proxy); the message names the file and the reason.
+ * `error` may be NULL.
  * Thread-safe.
  *
  * # Safety
@@ -292,15 +350,20 @@ int32_t esbyt_check_bonus(const struct esbyt_client *client,
  * `*write_off` holds the write-off number to print on the receipt; on
  * failure it is zeroed.
  *
- * Returns `ESBYT_OK`; `ESBYT_INVALID_ARGUMENT` or `ESBYT_CONFIG` (no
- * supplier configured), with nothing sent; `ESBYT_CONNECTION`, `ESBYT_TLS`
- * or `ESBYT_TIMEOUT` when the request was not sent, so nothing was written
- * off; `ESBYT_SERVER` when the server refused, so nothing was written off;
- * `ESBYT_OUTCOME_UNKNOWN` when the request may have reached the server but
- * no valid response came back, including a timeout after sending, a closed
- * connection, an HTTP error or an unreadable response. Never resend after
- * `ESBYT_OUTCOME_UNKNOWN` without reconciling: the write-off may have been
- * executed. `error` may be NULL. Thread-safe.
+ * Returns one of:
+ * - `ESBYT_OK`: written off.
+ * - `ESBYT_INVALID_ARGUMENT`, or `ESBYT_CONFIG` when no supplier is
+ *   configured: nothing was sent.
+ * - `ESBYT_CONNECTION`, `ESBYT_TLS` or `ESBYT_TIMEOUT`: the request was not
+ *   sent, or, for `ESBYT_TLS`, the server rejected the client certificate and
+ *   so never processed it. Nothing was written off.
+ * - `ESBYT_SERVER`: the server refused; nothing was written off.
+ * - `ESBYT_OUTCOME_UNKNOWN`: the request may have reached the server but no
+ *   valid response came back, after a timeout after sending, a closed
+ *   connection, an HTTP error or an unreadable response. Never resend
+ *   without reconciling: the write-off may have been executed.
+ *
+ * `error` may be NULL. Thread-safe.
  *
  * # Safety
  * As for `esbyt_check_bonus`, with `write_off` NULL or pointing to a
@@ -336,7 +399,20 @@ struct esbyt_config *esbyt_config_new(void);
  * - `idle_timeout_ms`: how long an idle kept-alive connection may be reused,
  *   0 to 600000 (default 4000; 0 disables reuse).
  * - `max_body_bytes`: largest response accepted, 1024 to 16777216 (default 65536).
- * - `extra_ca_file`: PEM file of CA certificates trusted besides Mozilla's roots.
+ * - `extra_ca_file`: PEM file of CA certificates trusted besides Mozilla's
+ *   roots and the system's, such as the Russian Trusted Root CA.
+ * - `system_roots`: `0` stops trusting the operating system's CA store;
+ *   default `1`.
+ * - `server_cert_sha256`: SHA-256 fingerprints of the accepted server
+ *   certificates, 64 hex digits each (colons allowed), separated by commas.
+ *   When set, only these certificates are accepted, whoever issued them.
+ * - `pkcs12_file`, `pkcs12_password`: the partner's client certificate and
+ *   key as a PKCS#12 file (`.pfx`, `.p12`) and its password.
+ * - `client_cert_file`: the client certificate as PEM, leaf first, then its
+ *   intermediates; the private key may be in the same file.
+ * - `client_key_file`: the client key as PEM (PKCS#8, PKCS#1 or SEC1), when
+ *   it is not in `client_cert_file`.
+ * - `client_key_password`: password of an encrypted PKCS#8 client key.
  * - `allow_http`: `1` allows a plain `http://` URL (test server, emulator); default `0`.
  * - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
  *   variables are never read.
@@ -344,6 +420,8 @@ struct esbyt_config *esbyt_config_new(void);
  * `name` (at most 64 bytes) and `value` (at most 32768 bytes) are
  * NUL-terminated UTF-8, borrowed for the call only.
  * Files are read and the URL is checked by `esbyt_client_new`, not here.
+ * Passwords are taken verbatim; other values are trimmed of surrounding
+ * whitespace. The library never logs or returns a password.
  *
  * Returns `ESBYT_OK`, or `ESBYT_INVALID_ARGUMENT` for a NULL, freed or
  * unknown `config`, a NULL or non-UTF-8 `name` or `value`, an unknown name

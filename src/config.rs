@@ -1,6 +1,7 @@
 //! Settings of a client, settable one at a time by name so every host
 //! (C, C#, 1C, Python) can set each of them with one simple call.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ const MIN_BODY_BYTES: u64 = 1024;
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Names of the settings accepted by [`Config::set`].
-pub const SETTING_NAMES: [&str; 9] = [
+pub const SETTING_NAMES: [&str; 16] = [
     "url",
     "supplier",
     "connect_timeout_ms",
@@ -35,9 +36,40 @@ pub const SETTING_NAMES: [&str; 9] = [
     "idle_timeout_ms",
     "max_body_bytes",
     "extra_ca_file",
+    "system_roots",
+    "server_cert_sha256",
+    "client_cert_file",
+    "client_key_file",
+    "client_key_password",
+    "pkcs12_file",
+    "pkcs12_password",
     "allow_http",
     "proxy",
 ];
+
+/// A password: compared and cloned like a string, but never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// Returns the secret text, for the code that decrypts with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// SHA-256 fingerprint of a server certificate, 32 bytes.
+pub type Fingerprint = [u8; 32];
 
 /// Settings of a [`crate::Client`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,8 +86,27 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Maximum size of a response body in bytes.
     pub max_body_bytes: u64,
-    /// PEM file with CA certificates trusted in addition to Mozilla's roots.
+    /// PEM file with CA certificates trusted in addition to Mozilla's roots
+    /// and the system's, for example the Russian Trusted Root CA.
     pub extra_ca_file: Option<PathBuf>,
+    /// Whether the operating system's trusted CA certificates are used besides Mozilla's.
+    pub system_roots: bool,
+    /// SHA-256 fingerprints of the server certificates to accept. When set,
+    /// the server's certificate must be one of them, and chain and name
+    /// checks are replaced by this comparison.
+    pub server_cert_sha256: Vec<Fingerprint>,
+    /// PEM file with the partner's client certificate, leaf first, followed
+    /// by its intermediates; it may also hold the private key.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file with the private key of the client certificate, when it is
+    /// not in `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
+    /// Password of an encrypted PKCS#8 client key.
+    pub client_key_password: Option<Secret>,
+    /// PKCS#12 file (`.pfx`, `.p12`) with the client certificate and key.
+    pub pkcs12_file: Option<PathBuf>,
+    /// Password of the PKCS#12 file.
+    pub pkcs12_password: Option<Secret>,
     /// Whether a plain `http://` URL is allowed. Only the partner's test server
     /// and the emulator speak plain HTTP, and there bonus ids travel unencrypted.
     pub allow_http: bool,
@@ -74,6 +125,13 @@ impl Default for Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             extra_ca_file: None,
+            system_roots: true,
+            server_cert_sha256: Vec::new(),
+            client_cert_file: None,
+            client_key_file: None,
+            client_key_password: None,
+            pkcs12_file: None,
+            pkcs12_password: None,
             allow_http: false,
             proxy: None,
         }
@@ -93,7 +151,19 @@ impl Config {
     /// component and configuration files pass them. The names are in
     /// [`SETTING_NAMES`]; an empty value clears an optional setting.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        // Passwords are taken as they are: spaces may be part of them.
+        if let "client_key_password" | "pkcs12_password" = name {
+            let secret = (!value.is_empty()).then(|| Secret::new(value));
+            if name == "client_key_password" {
+                self.client_key_password = secret;
+            } else {
+                self.pkcs12_password = secret;
+            }
+            return Ok(());
+        }
+
         let value = value.trim();
+        let path = |_: &str, v: &str| Ok(PathBuf::from(v));
         match name {
             "url" => self.url = value.to_owned(),
             "supplier" => self.supplier = parse_optional(name, value, parse_supplier)?,
@@ -101,10 +171,13 @@ impl Config {
             "timeout_ms" => self.timeout = parse_timeout(name, value)?,
             "idle_timeout_ms" => self.idle_timeout = parse_idle_timeout(value)?,
             "max_body_bytes" => self.max_body_bytes = parse_body_limit(value)?,
-            "extra_ca_file" => {
-                self.extra_ca_file = parse_optional(name, value, |_, v| Ok(PathBuf::from(v)))?
-            }
-            "allow_http" => self.allow_http = parse_flag(name, value)?,
+            "extra_ca_file" => self.extra_ca_file = parse_optional(name, value, path)?,
+            "system_roots" => self.system_roots = parse_flag(name, value, true)?,
+            "server_cert_sha256" => self.server_cert_sha256 = parse_fingerprints(value)?,
+            "client_cert_file" => self.client_cert_file = parse_optional(name, value, path)?,
+            "client_key_file" => self.client_key_file = parse_optional(name, value, path)?,
+            "pkcs12_file" => self.pkcs12_file = parse_optional(name, value, path)?,
+            "allow_http" => self.allow_http = parse_flag(name, value, false)?,
             "proxy" => self.proxy = parse_optional(name, value, |_, v| Ok(v.to_owned()))?,
             _ => {
                 return Err(Error::invalid_argument(format!(
@@ -163,14 +236,48 @@ fn parse_body_limit(value: &str) -> Result<u64, Error> {
     parse_ranged("max_body_bytes", value, MIN_BODY_BYTES, MAX_BODY_BYTES)
 }
 
-fn parse_flag(name: &str, value: &str) -> Result<bool, Error> {
+/// Parses `1`/`0` (also `true`/`false`, `yes`/`no`); an empty value gives the default.
+fn parse_flag(name: &str, value: &str, default: bool) -> Result<bool, Error> {
     match value.to_ascii_lowercase().as_str() {
+        "" => Ok(default),
         "1" | "true" | "yes" => Ok(true),
-        "0" | "false" | "no" | "" => Ok(false),
+        "0" | "false" | "no" => Ok(false),
         _ => Err(Error::invalid_argument(format!(
             "{name} {value:?} is invalid: expected 1 or 0 (true or false)"
         ))),
     }
+}
+
+/// Parses SHA-256 fingerprints separated by commas or semicolons. Each is 64
+/// hex digits, optionally in colon-separated pairs as certificate viewers
+/// and `openssl x509 -fingerprint -sha256` print them.
+fn parse_fingerprints(value: &str) -> Result<Vec<Fingerprint>, Error> {
+    value
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(parse_fingerprint)
+        .collect()
+}
+
+fn parse_fingerprint(text: &str) -> Result<Fingerprint, Error> {
+    let digits: String = text
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
+    let invalid = || {
+        Error::invalid_argument(format!(
+            "server_cert_sha256 {text:?} is invalid: expected 64 hex digits of a SHA-256 fingerprint"
+        ))
+    };
+    if digits.len() != 64 || !digits.is_ascii() {
+        return Err(invalid());
+    }
+    let mut fingerprint = [0u8; 32];
+    for (index, byte) in fingerprint.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&digits[2 * index..2 * index + 2], 16).map_err(|_| invalid())?;
+    }
+    Ok(fingerprint)
 }
 
 #[cfg(test)]
@@ -201,6 +308,21 @@ mod tests {
         config.set("extra_ca_file", "/etc/ca.pem").unwrap();
         config.set("allow_http", "TRUE").unwrap();
         config.set("proxy", "http://proxy:3128").unwrap();
+        config.set("system_roots", "0").unwrap();
+        config.set("client_cert_file", "client.pem").unwrap();
+        config.set("client_key_file", "client.key").unwrap();
+        config.set("client_key_password", " with spaces ").unwrap();
+        config.set("pkcs12_file", "client.p12").unwrap();
+        config.set("pkcs12_password", "secret").unwrap();
+        assert!(!config.system_roots);
+        assert_eq!(config.client_cert_file, Some(PathBuf::from("client.pem")));
+        assert_eq!(config.client_key_file, Some(PathBuf::from("client.key")));
+        assert_eq!(
+            config.client_key_password,
+            Some(Secret::new(" with spaces "))
+        );
+        assert_eq!(config.pkcs12_file, Some(PathBuf::from("client.p12")));
+        assert_eq!(config.pkcs12_password, Some(Secret::new("secret")));
         assert_eq!(config.url, "http://127.0.0.1:8808/bonus/");
         assert_eq!(config.supplier, Some(1111));
         assert_eq!(config.connect_timeout, Duration::from_millis(250));
@@ -262,6 +384,44 @@ mod tests {
             Config::default(),
             "a rejected value must leave the setting unchanged"
         );
+    }
+
+    #[test]
+    fn fingerprints_in_common_notations() {
+        let hex = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
+        let colons: Vec<String> = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8(pair.to_vec()).unwrap())
+            .collect();
+        let mut config = Config::default();
+        config
+            .set(
+                "server_cert_sha256",
+                &format!("{}, {}", hex.to_lowercase(), colons.join(":")),
+            )
+            .unwrap();
+        assert_eq!(config.server_cert_sha256.len(), 2);
+        assert_eq!(config.server_cert_sha256[0], config.server_cert_sha256[1]);
+        assert_eq!(config.server_cert_sha256[0][0], 0x9F);
+        assert_eq!(config.server_cert_sha256[0][31], 0x08);
+
+        let error = config.set("server_cert_sha256", "abcd").unwrap_err();
+        assert_eq!(
+            error.message(),
+            "server_cert_sha256 \"abcd\" is invalid: expected 64 hex digits of a SHA-256 fingerprint"
+        );
+        config.set("server_cert_sha256", "").unwrap();
+        assert!(config.server_cert_sha256.is_empty());
+    }
+
+    #[test]
+    fn passwords_never_printed() {
+        let mut config = Config::default();
+        config.set("pkcs12_password", "hunter2").unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("Secret(***)"), "{printed}");
     }
 
     #[test]

@@ -124,6 +124,40 @@ impl fmt::Display for Status {
     }
 }
 
+/// A finer cause within a status. The numbers are part of the C ABI and are
+/// never reused.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detail {
+    /// No finer cause.
+    None = 0,
+    /// The server certificate was issued by a CA that is not trusted.
+    TlsUnknownIssuer = 1,
+    /// The server certificate is not valid for the host name of the URL.
+    TlsNameMismatch = 2,
+    /// The server certificate has expired.
+    TlsCertificateExpired = 3,
+    /// The server certificate is not valid yet.
+    TlsCertificateNotYetValid = 4,
+    /// The server rejected the client certificate, or required one and got none.
+    TlsClientCertificateRejected = 5,
+    /// The server shares no TLS protocol version or cipher suite with the library.
+    TlsNoCommonProtocol = 6,
+    /// The server certificate matches none of the configured SHA-256 fingerprints.
+    TlsPinMismatch = 7,
+    /// The server does not speak TLS on this port.
+    TlsNotTls = 8,
+    /// Another TLS failure; the message names it.
+    TlsOther = 9,
+}
+
+impl Detail {
+    /// Returns the number of the detail as the C ABI reports it.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
 /// A failed call: its status, a message for people, and the details the
 /// server or the HTTP layer supplied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +167,7 @@ pub struct Error {
     server_code: Option<i64>,
     http_status: Option<u16>,
     cause: Option<Status>,
+    detail: Detail,
 }
 
 impl Error {
@@ -144,7 +179,13 @@ impl Error {
             server_code: None,
             http_status: None,
             cause: None,
+            detail: Detail::None,
         }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: Detail) -> Error {
+        self.detail = detail;
+        self
     }
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Error {
@@ -205,6 +246,11 @@ impl Error {
     /// Returns the HTTP status of the response, when a response arrived.
     pub fn http_status(&self) -> Option<u16> {
         self.http_status
+    }
+
+    /// Returns the finer cause, such as the kind of a TLS failure.
+    pub fn detail(&self) -> Detail {
+        self.detail
     }
 
     /// Returns the class of the underlying failure for `Status::OutcomeUnknown`,

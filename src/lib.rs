@@ -16,5 +16,5 @@ mod transport;
 
 pub use client::{Client, mask_bonus_id};
 pub use config::Config;
-pub use error::{Error, Status};
+pub use error::{Detail, Error, Status};
 pub use protocol::{Balance, WriteOff};

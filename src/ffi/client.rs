@@ -39,7 +39,10 @@ pub struct esbyt_client {
 ///
 /// Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL `client_out`, NULL or
 /// freed `config`) or `ESBYT_CONFIG` (missing or unusable URL, plain HTTP
-/// without `allow_http`, unreadable CA file, bad proxy). `error` may be NULL.
+/// without `allow_http`, unreadable or unusable CA file, client certificate,
+/// key or PKCS#12 file, wrong password, key that does not match the
+/// certificate, bad proxy); the message names the file and the reason.
+/// `error` may be NULL.
 /// Thread-safe.
 ///
 /// # Safety
@@ -143,15 +146,20 @@ pub unsafe extern "C" fn esbyt_check_bonus(
 /// `*write_off` holds the write-off number to print on the receipt; on
 /// failure it is zeroed.
 ///
-/// Returns `ESBYT_OK`; `ESBYT_INVALID_ARGUMENT` or `ESBYT_CONFIG` (no
-/// supplier configured), with nothing sent; `ESBYT_CONNECTION`, `ESBYT_TLS`
-/// or `ESBYT_TIMEOUT` when the request was not sent, so nothing was written
-/// off; `ESBYT_SERVER` when the server refused, so nothing was written off;
-/// `ESBYT_OUTCOME_UNKNOWN` when the request may have reached the server but
-/// no valid response came back, including a timeout after sending, a closed
-/// connection, an HTTP error or an unreadable response. Never resend after
-/// `ESBYT_OUTCOME_UNKNOWN` without reconciling: the write-off may have been
-/// executed. `error` may be NULL. Thread-safe.
+/// Returns one of:
+/// - `ESBYT_OK`: written off.
+/// - `ESBYT_INVALID_ARGUMENT`, or `ESBYT_CONFIG` when no supplier is
+///   configured: nothing was sent.
+/// - `ESBYT_CONNECTION`, `ESBYT_TLS` or `ESBYT_TIMEOUT`: the request was not
+///   sent, or, for `ESBYT_TLS`, the server rejected the client certificate and
+///   so never processed it. Nothing was written off.
+/// - `ESBYT_SERVER`: the server refused; nothing was written off.
+/// - `ESBYT_OUTCOME_UNKNOWN`: the request may have reached the server but no
+///   valid response came back, after a timeout after sending, a closed
+///   connection, an HTTP error or an unreadable response. Never resend
+///   without reconciling: the write-off may have been executed.
+///
+/// `error` may be NULL. Thread-safe.
 ///
 /// # Safety
 /// As for `esbyt_check_bonus`, with `write_off` NULL or pointing to a

@@ -55,7 +55,20 @@ pub extern "C" fn esbyt_config_new() -> *mut esbyt_config {
 /// - `idle_timeout_ms`: how long an idle kept-alive connection may be reused,
 ///   0 to 600000 (default 4000; 0 disables reuse).
 /// - `max_body_bytes`: largest response accepted, 1024 to 16777216 (default 65536).
-/// - `extra_ca_file`: PEM file of CA certificates trusted besides Mozilla's roots.
+/// - `extra_ca_file`: PEM file of CA certificates trusted besides Mozilla's
+///   roots and the system's, such as the Russian Trusted Root CA.
+/// - `system_roots`: `0` stops trusting the operating system's CA store;
+///   default `1`.
+/// - `server_cert_sha256`: SHA-256 fingerprints of the accepted server
+///   certificates, 64 hex digits each (colons allowed), separated by commas.
+///   When set, only these certificates are accepted, whoever issued them.
+/// - `pkcs12_file`, `pkcs12_password`: the partner's client certificate and
+///   key as a PKCS#12 file (`.pfx`, `.p12`) and its password.
+/// - `client_cert_file`: the client certificate as PEM, leaf first, then its
+///   intermediates; the private key may be in the same file.
+/// - `client_key_file`: the client key as PEM (PKCS#8, PKCS#1 or SEC1), when
+///   it is not in `client_cert_file`.
+/// - `client_key_password`: password of an encrypted PKCS#8 client key.
 /// - `allow_http`: `1` allows a plain `http://` URL (test server, emulator); default `0`.
 /// - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
 ///   variables are never read.
@@ -63,6 +76,8 @@ pub extern "C" fn esbyt_config_new() -> *mut esbyt_config {
 /// `name` (at most 64 bytes) and `value` (at most 32768 bytes) are
 /// NUL-terminated UTF-8, borrowed for the call only.
 /// Files are read and the URL is checked by `esbyt_client_new`, not here.
+/// Passwords are taken verbatim; other values are trimmed of surrounding
+/// whitespace. The library never logs or returns a password.
 ///
 /// Returns `ESBYT_OK`, or `ESBYT_INVALID_ARGUMENT` for a NULL, freed or
 /// unknown `config`, a NULL or non-UTF-8 `name` or `value`, an unknown name

@@ -42,8 +42,35 @@ pub const ESBYT_INTERNAL: i32 = 10;
 /// Size of `esbyt_error.message` in bytes, terminating NUL included.
 pub const ESBYT_MESSAGE_SIZE: usize = 1024;
 
-/// No finer detail: the value of `esbyt_error.detail` in this version.
+/// `esbyt_error.detail`: no finer cause.
 pub const ESBYT_DETAIL_NONE: i32 = 0;
+/// `esbyt_error.detail` for `ESBYT_TLS`: the server certificate was issued by
+/// an untrusted CA. Fix: add that CA with the `extra_ca_file` setting, or pin
+/// the certificate with `server_cert_sha256`.
+pub const ESBYT_DETAIL_TLS_UNKNOWN_ISSUER: i32 = 1;
+/// `esbyt_error.detail` for `ESBYT_TLS`: the server certificate is not valid
+/// for the host of the URL. Fix: use a host name the certificate names.
+pub const ESBYT_DETAIL_TLS_NAME_MISMATCH: i32 = 2;
+/// `esbyt_error.detail` for `ESBYT_TLS`: the server certificate has expired.
+/// Fix: check this computer's clock, then tell the server operator.
+pub const ESBYT_DETAIL_TLS_CERTIFICATE_EXPIRED: i32 = 3;
+/// `esbyt_error.detail` for `ESBYT_TLS`: the server certificate is not valid
+/// yet. Fix: check this computer's clock.
+pub const ESBYT_DETAIL_TLS_CERTIFICATE_NOT_YET_VALID: i32 = 4;
+/// `esbyt_error.detail` for `ESBYT_TLS`: the server rejected the client
+/// certificate or required one and got none. Fix: configure the partner's
+/// client certificate (`pkcs12_file`, or `client_cert_file` and `client_key_file`).
+pub const ESBYT_DETAIL_TLS_CLIENT_CERTIFICATE_REJECTED: i32 = 5;
+/// `esbyt_error.detail` for `ESBYT_TLS`: no common TLS version or cipher
+/// suite; the library speaks TLS 1.2 and 1.3.
+pub const ESBYT_DETAIL_TLS_NO_COMMON_PROTOCOL: i32 = 6;
+/// `esbyt_error.detail` for `ESBYT_TLS`: the server certificate matches none
+/// of the `server_cert_sha256` fingerprints; the message shows the actual one.
+pub const ESBYT_DETAIL_TLS_PIN_MISMATCH: i32 = 7;
+/// `esbyt_error.detail` for `ESBYT_TLS`: the server does not speak TLS on this port.
+pub const ESBYT_DETAIL_TLS_NOT_TLS: i32 = 8;
+/// `esbyt_error.detail` for `ESBYT_TLS`: another TLS failure, named in the message.
+pub const ESBYT_DETAIL_TLS_OTHER: i32 = 9;
 
 /// The error record a call fills when the caller passes one.
 ///
@@ -65,7 +92,8 @@ pub struct esbyt_error {
     /// (`ESBYT_TIMEOUT`, `ESBYT_CONNECTION`, `ESBYT_HTTP`, `ESBYT_PROTOCOL`
     /// or `ESBYT_INTERNAL`); otherwise 0.
     pub cause: i32,
-    /// A finer cause within the status; `ESBYT_DETAIL_NONE` in this version.
+    /// A finer cause within the status: one of the `ESBYT_DETAIL_*` values,
+    /// `ESBYT_DETAIL_NONE` when there is none.
     pub detail: i32,
     /// Length in bytes of the complete message, without the NUL. When it is
     /// `ESBYT_MESSAGE_SIZE` or more, `message` holds a truncated copy.
@@ -112,6 +140,7 @@ pub(crate) fn write_error(target: *mut esbyt_error, error: &Error) {
     record.server_code = error.server_code().unwrap_or(0);
     record.http_status = error.http_status().map_or(0, i32::from);
     record.cause = error.cause().map_or(0, Status::code);
+    record.detail = error.detail().code();
     let length = copy_message(&mut record.message, error.message());
     record.message_length = i32::try_from(length).unwrap_or(i32::MAX);
     // SAFETY: as in `write_success`.
@@ -169,6 +198,38 @@ mod tests {
         ];
         for (constant, status) in constants.iter().zip(Status::ALL) {
             assert_eq!(*constant, status.code());
+        }
+    }
+
+    #[test]
+    fn detail_constants_match_rust_side() {
+        use crate::error::Detail;
+        let pairs = [
+            (ESBYT_DETAIL_NONE, Detail::None),
+            (ESBYT_DETAIL_TLS_UNKNOWN_ISSUER, Detail::TlsUnknownIssuer),
+            (ESBYT_DETAIL_TLS_NAME_MISMATCH, Detail::TlsNameMismatch),
+            (
+                ESBYT_DETAIL_TLS_CERTIFICATE_EXPIRED,
+                Detail::TlsCertificateExpired,
+            ),
+            (
+                ESBYT_DETAIL_TLS_CERTIFICATE_NOT_YET_VALID,
+                Detail::TlsCertificateNotYetValid,
+            ),
+            (
+                ESBYT_DETAIL_TLS_CLIENT_CERTIFICATE_REJECTED,
+                Detail::TlsClientCertificateRejected,
+            ),
+            (
+                ESBYT_DETAIL_TLS_NO_COMMON_PROTOCOL,
+                Detail::TlsNoCommonProtocol,
+            ),
+            (ESBYT_DETAIL_TLS_PIN_MISMATCH, Detail::TlsPinMismatch),
+            (ESBYT_DETAIL_TLS_NOT_TLS, Detail::TlsNotTls),
+            (ESBYT_DETAIL_TLS_OTHER, Detail::TlsOther),
+        ];
+        for (constant, detail) in pairs {
+            assert_eq!(constant, detail.code(), "{detail:?}");
         }
     }
 

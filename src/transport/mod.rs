@@ -6,8 +6,10 @@
 //! connect timeout and a total deadline. ureq 3.5 has no retry logic of its
 //! own, so it never resends a request.
 
+mod identity;
 mod tls;
 mod trace;
+mod trust;
 
 use std::io;
 
@@ -38,9 +40,12 @@ pub struct TransportFailure {
 }
 
 impl TransportFailure {
-    /// Returns whether the request may have reached the server.
+    /// Returns whether the request may have reached the server's application.
+    /// A TLS failure means no: the server rejected the TLS session, which
+    /// with TLS 1.3 can happen after the request was written but before the
+    /// server processed it.
     pub fn request_may_have_arrived(&self) -> bool {
-        self.trace.wrote_request
+        self.trace.wrote_request && self.error.status() != Status::Tls
     }
 
     /// Returns whether a kept-alive connection from the pool failed before any response
@@ -73,7 +78,7 @@ impl Transport {
     /// Builds the agents from the configuration. Certificate files are read
     /// here, so a bad file fails at creation time, not on the first call.
     pub fn new(config: &Config) -> Result<Transport, Error> {
-        let tls_config = tls::client_config(config.extra_ca_file.as_deref())?;
+        let tls_config = trust::client_config(config)?;
         let proxy = match &config.proxy {
             Some(url) => Some(parse_proxy(url)?),
             None => None,
@@ -208,7 +213,9 @@ fn classify(error: ureq::Error, url: &str, max_body_bytes: u64) -> Error {
         )),
         ureq::Error::BadUri(reason) => Error::config(format!("url {url:?} is invalid: {reason}")),
         ureq::Error::Other(inner) => match inner.downcast::<tls::HandshakeError>() {
-            Ok(handshake) => Error::new(Status::Tls, handshake.message),
+            Ok(handshake) => {
+                Error::new(Status::Tls, handshake.message).with_detail(handshake.detail)
+            }
             Err(other) => Error::new(
                 Status::Connection,
                 format!("request to {server} failed: {other}"),

@@ -1,70 +1,27 @@
-//! TLS with rustls: the trust roots, and the connector that performs the
-//! handshake inside ureq's connector chain.
+//! The connector that performs the TLS handshake inside ureq's connector
+//! chain, and the classification of TLS failures into causes with fixes.
 //!
-//! The library builds its own rustls configuration instead of ureq's, so it
-//! can combine Mozilla's roots with an extra CA file and report each
-//! handshake failure with its cause and fix.
+//! The library uses its own connector instead of ureq's so that it controls
+//! the rustls configuration (see `trust`) and can name each failure.
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned,
-};
+use rustls::pki_types::ServerName;
+use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection, StreamOwned};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
     TransportAdapter,
 };
 
-use crate::error::Error;
-
-/// Builds the rustls client configuration: Mozilla's roots plus the
-/// certificates of `extra_ca_file`, TLS 1.2 and 1.3, the ring provider.
-pub fn client_config(extra_ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, Error> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(path) = extra_ca_file {
-        add_extra_roots(&mut roots, path)?;
-    }
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| Error::config(format!("TLS configuration failed: {error}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-fn add_extra_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), Error> {
-    let bytes = std::fs::read(path).map_err(|error| {
-        Error::config(format!(
-            "extra_ca_file {:?} cannot be read: {error}",
-            path.display().to_string()
-        ))
-    })?;
-    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
-        .filter_map(Result::ok)
-        .collect();
-    let (added, _ignored) = roots.add_parsable_certificates(certificates);
-    if added == 0 {
-        return Err(Error::config(format!(
-            "extra_ca_file {:?} contains no usable CA certificate: expected PEM blocks \"-----BEGIN CERTIFICATE-----\"",
-            path.display().to_string()
-        )));
-    }
-    log::debug!("added {added} CA certificates from {}", path.display());
-    Ok(())
-}
+use super::trust::{PinMismatch, format_fingerprint};
+use crate::error::Detail;
 
 /// A failed TLS handshake, carried through ureq as `ureq::Error::Other`.
 #[derive(Debug)]
 pub struct HandshakeError {
+    pub detail: Detail,
     pub message: String,
 }
 
@@ -110,11 +67,17 @@ impl<In: Transport> Connector<In> for TlsConnector {
 
         let host = details.uri.host().unwrap_or_default();
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let server_name = ServerName::try_from(host.to_owned())
-            .map_err(|_| handshake_error(format!("{host:?} is not a valid TLS server name")))?;
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|_| {
+            handshake_error(
+                Detail::TlsOther,
+                format!("{host:?} is not a valid TLS server name"),
+            )
+        })?;
 
-        let mut connection = ClientConnection::new(self.config.clone(), server_name)
-            .map_err(|error| handshake_error(format!("TLS setup failed: {error}")))?;
+        let mut connection =
+            ClientConnection::new(self.config.clone(), server_name).map_err(|error| {
+                handshake_error(Detail::TlsOther, format!("TLS setup failed: {error}"))
+            })?;
         let mut socket = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         socket.set_timeout(details.timeout);
 
@@ -129,12 +92,17 @@ impl<In: Transport> Connector<In> for TlsConnector {
             details.config.output_buffer_size(),
         );
         let stream = StreamOwned::new(connection, socket);
-        Ok(Some(Either::B(TlsTransport { buffers, stream })))
+        let host = host.to_owned();
+        Ok(Some(Either::B(TlsTransport {
+            buffers,
+            stream,
+            host,
+        })))
     }
 }
 
-fn handshake_error(message: String) -> ureq::Error {
-    ureq::Error::Other(Box::new(HandshakeError { message }))
+fn handshake_error(detail: Detail, message: String) -> ureq::Error {
+    ureq::Error::Other(Box::new(HandshakeError { detail, message }))
 }
 
 /// Turns a failed handshake into a timeout or a [`HandshakeError`] that names
@@ -152,7 +120,10 @@ fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
         return match inner.map(|boxed| *boxed) {
             Some(ureq::Error::Timeout(_)) => ureq::Error::Timeout(ureq::Timeout::Connect),
             Some(other) => other,
-            None => handshake_error(format!("TLS handshake with {host} failed")),
+            None => handshake_error(
+                Detail::TlsOther,
+                format!("TLS handshake with {host} failed"),
+            ),
         };
     }
     if matches!(
@@ -164,54 +135,136 @@ fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
     let rustls_error = error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-    let message = match rustls_error {
-        Some(rustls_error) => describe_rustls_error(rustls_error, host),
-        None => format!(
-            "TLS handshake with {host} failed: {error}; check that the server speaks HTTPS on this port"
+    match rustls_error {
+        Some(rustls_error) => {
+            let (detail, message) = describe_rustls_error(rustls_error, host);
+            handshake_error(detail, message)
+        }
+        None => handshake_error(
+            Detail::TlsNotTls,
+            format!(
+                "TLS handshake with {host} failed: {error}; check that the server speaks HTTPS on this port"
+            ),
         ),
-    };
-    handshake_error(message)
+    }
 }
 
-fn describe_rustls_error(error: &rustls::Error, host: &str) -> String {
+/// Names the cause of a rustls failure and what to do about it.
+fn describe_rustls_error(error: &rustls::Error, host: &str) -> (Detail, String) {
     use rustls::Error as E;
     match error {
-        E::InvalidCertificate(CertificateError::UnknownIssuer) => format!(
-            "the certificate of {host} is not trusted: unknown issuer; if the server uses a certificate of \
-             the Russian Trusted Root CA or another private CA, add that CA with the extra_ca_file setting"
+        E::InvalidCertificate(CertificateError::UnknownIssuer) => (
+            Detail::TlsUnknownIssuer,
+            format!(
+                "the certificate of {host} is not trusted: unknown issuer; if the server uses a certificate \
+                 of the Russian Trusted Root CA or another CA missing from this computer, add that CA with \
+                 the extra_ca_file setting, or pin the certificate with server_cert_sha256"
+            ),
         ),
         E::InvalidCertificate(CertificateError::NotValidForName)
-        | E::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => format!(
-            "the certificate of the server is not valid for the name {host:?}; check the host in the URL \
-             against the names in the server certificate ({error})"
+        | E::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => (
+            Detail::TlsNameMismatch,
+            format!(
+                "the certificate of the server is not valid for the name {host:?} ({error}); use a host \
+                 name in the URL that the server certificate names"
+            ),
         ),
         E::InvalidCertificate(CertificateError::Expired)
-        | E::InvalidCertificate(CertificateError::ExpiredContext { .. }) => format!(
-            "the certificate of {host} has expired ({error}); check the clock of this computer, \
-             then ask the server operator to renew the certificate"
+        | E::InvalidCertificate(CertificateError::ExpiredContext { .. }) => (
+            Detail::TlsCertificateExpired,
+            format!(
+                "the certificate of {host} has expired ({error}); check the clock of this computer, then \
+                 ask the server operator to renew the certificate"
+            ),
         ),
         E::InvalidCertificate(CertificateError::NotValidYet)
-        | E::InvalidCertificate(CertificateError::NotValidYetContext { .. }) => format!(
-            "the certificate of {host} is not valid yet ({error}); check the clock of this computer"
+        | E::InvalidCertificate(CertificateError::NotValidYetContext { .. }) => (
+            Detail::TlsCertificateNotYetValid,
+            format!(
+                "the certificate of {host} is not valid yet ({error}); check the clock of this computer"
+            ),
         ),
-        E::AlertReceived(AlertDescription::CertificateRequired)
-        | E::AlertReceived(AlertDescription::BadCertificate)
-        | E::AlertReceived(AlertDescription::UnknownCA)
-        | E::AlertReceived(AlertDescription::CertificateUnknown) => format!(
-            "{host} rejected or required a client certificate ({error}); configure the partner's \
-             individual client certificate and key"
+        E::InvalidCertificate(CertificateError::Other(other)) if other.0.is::<PinMismatch>() => {
+            let actual = other
+                .0
+                .downcast_ref::<PinMismatch>()
+                .map(|pin| format_fingerprint(&pin.actual));
+            (
+                Detail::TlsPinMismatch,
+                format!(
+                    "the certificate of {host} has SHA-256 fingerprint {}, which is not in \
+                     server_cert_sha256; if the server operator replaced the certificate, pin the new one",
+                    actual.unwrap_or_default()
+                ),
+            )
+        }
+        E::AlertReceived(alert) if is_client_certificate_alert(*alert) => (
+            Detail::TlsClientCertificateRejected,
+            format!(
+                "{host} rejected the client certificate or required one ({error}); configure the partner's \
+                 individual client certificate with pkcs12_file, or client_cert_file and client_key_file, \
+                 and check that it has not expired"
+            ),
         ),
         E::AlertReceived(AlertDescription::ProtocolVersion)
         | E::AlertReceived(AlertDescription::HandshakeFailure)
-        | E::PeerIncompatible(_) => format!(
-            "{host} shares no TLS protocol version or cipher suite with this library ({error}); \
-             the library speaks TLS 1.2 and 1.3, and the server may speak only TLS 1.0 or 1.1"
+        | E::AlertReceived(AlertDescription::InsufficientSecurity)
+        | E::PeerIncompatible(_) => (
+            Detail::TlsNoCommonProtocol,
+            format!(
+                "{host} shares no TLS protocol version or cipher suite with this library ({error}); \
+                 the library speaks TLS 1.2 and 1.3, and the server may speak only TLS 1.0 or 1.1"
+            ),
         ),
-        E::InvalidMessage(_) => format!(
-            "{host} responded with data that is not TLS ({error}); check that the server speaks \
-             HTTPS on this port, or use an http:// URL if it is the partner's test server"
+        E::InvalidMessage(_) => (
+            Detail::TlsNotTls,
+            format!(
+                "{host} responded with data that is not TLS ({error}); check that the server speaks \
+                 HTTPS on this port, or use an http:// URL if it is the partner's test server"
+            ),
         ),
-        other => format!("TLS handshake with {host} failed: {other}"),
+        other => (
+            Detail::TlsOther,
+            format!("TLS handshake with {host} failed: {other}"),
+        ),
+    }
+}
+
+/// Returns whether a server sends this alert when it does not accept the client certificate.
+fn is_client_certificate_alert(alert: AlertDescription) -> bool {
+    matches!(
+        alert,
+        AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::AccessDenied
+    )
+}
+
+/// Turns an error on an established TLS connection into a [`HandshakeError`]
+/// when it is a server's rejection of the client certificate.
+///
+/// With TLS 1.3 the client finishes its side of the handshake and sends the
+/// request before the server has checked the client certificate, so the
+/// rejection arrives as an alert when the response is read. A server that
+/// rejects the certificate has not accepted the connection, so it never
+/// processed the request. Reporting the alert as a TLS failure keeps a
+/// write-off out of "outcome unknown".
+fn classify_stream_error(error: io::Error, host: &str) -> ureq::Error {
+    let rejection = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .filter(|inner| matches!(inner, rustls::Error::AlertReceived(alert) if is_client_certificate_alert(*alert)));
+    match rejection {
+        Some(rustls_error) => {
+            let (detail, message) = describe_rustls_error(rustls_error, host);
+            handshake_error(detail, message)
+        }
+        None => ureq::Error::Io(error),
     }
 }
 
@@ -219,6 +272,7 @@ fn describe_rustls_error(error: &rustls::Error, host: &str) -> String {
 pub struct TlsTransport {
     buffers: LazyBuffers,
     stream: StreamOwned<ClientConnection, TransportAdapter>,
+    host: String,
 }
 
 impl fmt::Debug for TlsTransport {
@@ -235,15 +289,20 @@ impl Transport for TlsTransport {
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         self.stream.get_mut().set_timeout(timeout);
         let output = &self.buffers.output()[..amount];
-        self.stream.write_all(output)?;
-        self.stream.flush()?;
-        Ok(())
+        let written = self
+            .stream
+            .write_all(output)
+            .and_then(|()| self.stream.flush());
+        written.map_err(|error| classify_stream_error(error, &self.host))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         self.stream.get_mut().set_timeout(timeout);
         let input = self.buffers.input_append_buf();
-        let amount = self.stream.read(input)?;
+        let amount = self
+            .stream
+            .read(input)
+            .map_err(|error| classify_stream_error(error, &self.host))?;
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }

@@ -1,0 +1,202 @@
+//! The rustls client configuration: which servers are trusted, and which
+//! client certificate is presented.
+//!
+//! Servers are trusted through Mozilla's roots, the operating system's
+//! store and an optional extra CA file, or, when fingerprints are
+//! configured, only through those fingerprints. There is no setting that
+//! turns verification off: pinning is the safe way to accept a certificate
+//! that no trusted CA issued.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, OtherError, RootCertStore,
+    SignatureScheme,
+};
+
+use super::identity;
+use crate::config::{Config, Fingerprint};
+use crate::error::Error;
+
+/// Builds the rustls client configuration from the settings. Every file is
+/// read here, so a bad file fails when the client is created.
+pub fn client_config(config: &Config) -> Result<Arc<ClientConfig>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| Error::config(format!("TLS configuration failed: {error}")))?;
+
+    let builder = if config.server_cert_sha256.is_empty() {
+        let roots = Arc::new(root_store(config)?);
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|error| Error::config(format!("TLS configuration failed: {error}")))?;
+        builder.with_webpki_verifier(verifier)
+    } else {
+        let verifier = PinnedVerifier {
+            fingerprints: config.server_cert_sha256.clone(),
+            algorithms: provider.signature_verification_algorithms,
+        };
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+    };
+
+    let client_config = match identity::load(config)? {
+        Some(identity) => builder
+            .with_client_auth_cert(identity.chain, identity.key)
+            .map_err(|error| {
+                Error::config(format!("the client certificate is not usable: {error}"))
+            })?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(client_config))
+}
+
+/// Mozilla's roots, the system's roots when enabled, and the extra CA file.
+fn root_store(config: &Config) -> Result<RootCertStore, Error> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if config.system_roots {
+        add_system_roots(&mut roots);
+    }
+    if let Some(path) = &config.extra_ca_file {
+        add_extra_roots(&mut roots, path)?;
+    }
+    Ok(roots)
+}
+
+/// Adds the operating system's trusted certificates. A store that cannot be
+/// read leaves Mozilla's roots and the extra CA file, so it is logged, not fatal.
+fn add_system_roots(roots: &mut RootCertStore) {
+    let loaded = rustls_native_certs::load_native_certs();
+    for error in &loaded.errors {
+        log::warn!("system CA certificates could not be read: {error}");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
+    log::debug!("added {added} system CA certificates, ignored {ignored}");
+}
+
+fn add_extra_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), Error> {
+    let file = format!("{:?}", path.display().to_string());
+    let bytes = std::fs::read(path)
+        .map_err(|error| Error::config(format!("extra_ca_file {file} cannot be read: {error}")))?;
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .filter_map(Result::ok)
+        .collect();
+    let (added, _ignored) = roots.add_parsable_certificates(certificates);
+    if added == 0 {
+        return Err(Error::config(format!(
+            "extra_ca_file {file} contains no usable CA certificate: expected PEM blocks \
+             \"-----BEGIN CERTIFICATE-----\""
+        )));
+    }
+    log::debug!("added {added} CA certificates from {file}");
+    Ok(())
+}
+
+/// Returns the SHA-256 fingerprint of a certificate.
+pub fn fingerprint(certificate: &[u8]) -> Fingerprint {
+    let digest = ring::digest::digest(&ring::digest::SHA256, certificate);
+    let mut fingerprint = [0u8; 32];
+    fingerprint.copy_from_slice(digest.as_ref());
+    fingerprint
+}
+
+/// Formats a fingerprint as colon-separated hex pairs, as certificate viewers show it.
+pub fn format_fingerprint(fingerprint: &Fingerprint) -> String {
+    fingerprint
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The server certificate matched none of the configured fingerprints.
+#[derive(Debug)]
+pub struct PinMismatch {
+    pub actual: Fingerprint,
+}
+
+impl fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "server certificate SHA-256 {} is not pinned",
+            format_fingerprint(&self.actual)
+        )
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
+/// Accepts exactly the server certificates whose SHA-256 fingerprint is
+/// configured. The handshake signatures are still verified, so the server
+/// must hold the certificate's private key.
+#[derive(Debug)]
+struct PinnedVerifier {
+    fingerprints: Vec<Fingerprint>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let actual = fingerprint(end_entity);
+        if self.fingerprints.contains(&actual) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                OtherError(Arc::new(PinMismatch { actual })),
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, certificate, signature, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, certificate, signature, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_of_known_input() {
+        // SHA-256 of "test", a published test vector.
+        let expected = "9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:D1:5D:6C:15:B0:F0:0A:08";
+        assert_eq!(format_fingerprint(&fingerprint(b"test")), expected);
+    }
+}
