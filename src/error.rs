@@ -156,6 +156,22 @@ impl Detail {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// Returns the C name of the detail, such as `ESBYT_DETAIL_TLS_UNKNOWN_ISSUER`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Detail::None => "ESBYT_DETAIL_NONE",
+            Detail::TlsUnknownIssuer => "ESBYT_DETAIL_TLS_UNKNOWN_ISSUER",
+            Detail::TlsNameMismatch => "ESBYT_DETAIL_TLS_NAME_MISMATCH",
+            Detail::TlsCertificateExpired => "ESBYT_DETAIL_TLS_CERTIFICATE_EXPIRED",
+            Detail::TlsCertificateNotYetValid => "ESBYT_DETAIL_TLS_CERTIFICATE_NOT_YET_VALID",
+            Detail::TlsClientCertificateRejected => "ESBYT_DETAIL_TLS_CLIENT_CERTIFICATE_REJECTED",
+            Detail::TlsNoCommonProtocol => "ESBYT_DETAIL_TLS_NO_COMMON_PROTOCOL",
+            Detail::TlsPinMismatch => "ESBYT_DETAIL_TLS_PIN_MISMATCH",
+            Detail::TlsNotTls => "ESBYT_DETAIL_TLS_NOT_TLS",
+            Detail::TlsOther => "ESBYT_DETAIL_TLS_OTHER",
+        }
+    }
 }
 
 /// A failed call: its status, a message for people, and the details the

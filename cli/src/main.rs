@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use esbyt::{Client, Config, Error, Status};
+use esbyt::config::Secret;
+use esbyt::{Client, Config, Detail, Error, Status};
 use esbyt_emulator::{DEFAULT_SUPPLIER, Emulator, EmulatorConfig, TEST_BONUS_ID};
 
 /// Exit codes: 0 success, 2 bad command line, and 10 plus the library status
@@ -82,6 +83,28 @@ struct ServerOptions {
     /// HTTP proxy URL such as http://proxy:3128.
     #[arg(long)]
     proxy: Option<String>,
+    /// Do not trust the operating system's CA store, only Mozilla's roots and --extra-ca-file.
+    #[arg(long)]
+    no_system_roots: bool,
+    /// SHA-256 fingerprint of the accepted server certificate (64 hex digits,
+    /// colons allowed); repeat for several. Replaces the CA checks.
+    #[arg(long, value_name = "SHA256")]
+    server_cert_sha256: Vec<String>,
+    /// The partner's client certificate and key as a PKCS#12 file (.pfx, .p12).
+    #[arg(long, value_name = "FILE")]
+    pkcs12_file: Option<PathBuf>,
+    /// Password of the PKCS#12 file.
+    #[arg(long, value_name = "PASSWORD")]
+    pkcs12_password: Option<String>,
+    /// The client certificate as PEM, leaf first; may also hold the key.
+    #[arg(long, value_name = "FILE")]
+    client_cert: Option<PathBuf>,
+    /// The client key as PEM, when it is not in --client-cert.
+    #[arg(long, value_name = "FILE")]
+    client_key: Option<PathBuf>,
+    /// Password of an encrypted PKCS#8 client key.
+    #[arg(long, value_name = "PASSWORD")]
+    client_key_password: Option<String>,
 }
 
 impl ServerOptions {
@@ -91,6 +114,13 @@ impl ServerOptions {
         config.allow_http = self.allow_http;
         config.extra_ca_file = self.extra_ca_file.clone();
         config.proxy = self.proxy.clone();
+        config.system_roots = !self.no_system_roots;
+        config.pkcs12_file = self.pkcs12_file.clone();
+        config.client_cert_file = self.client_cert.clone();
+        config.client_key_file = self.client_key.clone();
+        config.pkcs12_password = self.pkcs12_password.clone().map(Secret::new);
+        config.client_key_password = self.client_key_password.clone().map(Secret::new);
+        config.set("server_cert_sha256", &self.server_cert_sha256.join(","))?;
         if let Some(timeout) = self.timeout_ms {
             config.set("timeout_ms", &timeout.to_string())?;
         }
@@ -185,6 +215,9 @@ fn spend(client: &Client, bonus_id: &str, amount: i64) -> Result<(), Error> {
 
 fn report(error: &Error) {
     eprintln!("error: {error}");
+    if error.detail() != Detail::None {
+        eprintln!("  detail {}", error.detail().name());
+    }
     if let Some(http_status) = error.http_status() {
         eprintln!("  HTTP status {http_status}");
     }
