@@ -6,6 +6,8 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::tls::TlsConfig;
+
 /// Card id of the test participant named in the partner document.
 pub const TEST_BONUS_ID: &str = "2700009601205";
 
@@ -96,18 +98,21 @@ pub struct EmulatorConfig {
     pub cards: Vec<Card>,
     /// Partner codes that `spend_bonus` accepts.
     pub suppliers: Vec<i64>,
-    /// Whether to write one line per request to stderr.
+    /// Whether to write one line per request, and one per failed TLS handshake, to stderr.
     pub log_requests: bool,
+    /// HTTPS settings. `None` serves plain HTTP.
+    pub tls: Option<TlsConfig>,
 }
 
 impl EmulatorConfig {
-    /// Creates a configuration with [`default_cards`], partner code [`DEFAULT_SUPPLIER`]
-    /// and request logging off.
+    /// Creates a configuration with [`default_cards`], partner code [`DEFAULT_SUPPLIER`],
+    /// request logging off and plain HTTP.
     pub fn with_default_cards() -> Self {
         EmulatorConfig {
             cards: default_cards(),
             suppliers: vec![DEFAULT_SUPPLIER],
             log_requests: false,
+            tls: None,
         }
     }
 

@@ -5,6 +5,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use rustls::{ServerConnection, StreamOwned};
+
 /// Maximum size of a request head (request line and headers) in bytes. Larger heads get 431.
 pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 
@@ -135,14 +137,45 @@ impl ReadError {
     }
 }
 
+/// A byte stream to a client: plain TCP, or TLS over TCP after the handshake.
+pub(crate) trait ClientStream: Read + Write {
+    /// Returns the TCP socket underneath, for timeouts and for discarding input.
+    fn socket(&self) -> &TcpStream;
+
+    /// Ends the sending side of the connection. TLS sends `close_notify` first.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+}
+
+impl ClientStream for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl ClientStream for StreamOwned<ServerConnection, TcpStream> {
+    fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush()?;
+        self.sock.shutdown(Shutdown::Write)
+    }
+}
+
 /// A client connection with the bytes read past the end of the previous request.
-pub(crate) struct Connection {
-    stream: TcpStream,
+pub(crate) struct Connection<S: ClientStream> {
+    stream: S,
     buffer: Vec<u8>,
 }
 
-impl Connection {
-    pub fn new(stream: TcpStream) -> Self {
+impl<S: ClientStream> Connection<S> {
+    pub fn new(stream: S) -> Self {
         Connection {
             stream,
             buffer: Vec::new(),
@@ -187,6 +220,12 @@ impl Connection {
                 Err(error) if is_timeout(&error) && started.is_none() => {
                     return Err(ReadError::Closed);
                 }
+                // rustls reports a TCP close without `close_notify` as UnexpectedEof. Many
+                // HTTPS clients close idle connections that way, so between requests it
+                // counts as a normal close. Plain TCP reads never return this error.
+                Err(error) if error.kind() == io::ErrorKind::UnexpectedEof && started.is_none() => {
+                    return Err(ReadError::Closed);
+                }
                 Err(error) if is_timeout(&error) => continue,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => return Err(ReadError::Io(error)),
@@ -202,7 +241,7 @@ impl Connection {
     }
 
     fn read_some(&mut self, timeout: Duration) -> io::Result<usize> {
-        self.stream.set_read_timeout(Some(timeout))?;
+        self.stream.socket().set_read_timeout(Some(timeout))?;
         let mut chunk = [0u8; READ_CHUNK_BYTES];
         let count = self.stream.read(&mut chunk)?;
         self.buffer.extend_from_slice(&chunk[..count]);
@@ -258,26 +297,30 @@ impl Connection {
 
         let mut message = head.into_bytes();
         message.extend_from_slice(&response.body);
-        self.stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        self.stream
+            .socket()
+            .set_write_timeout(Some(WRITE_TIMEOUT))?;
         self.stream.write_all(&message)?;
         self.stream.flush()
     }
 
     /// Closes the sending side, then reads and drops what the client still sends for up to
     /// [`LINGER_TIMEOUT`], so that the client receives the last response before the close.
+    /// The input is dropped as raw TCP bytes, so with TLS it is never decrypted.
     pub fn close_gracefully(mut self) {
-        if self.stream.shutdown(Shutdown::Write).is_err() {
+        if self.stream.shutdown_write().is_err() {
             return;
         }
+        let mut socket = self.stream.socket();
         let deadline = Instant::now() + LINGER_TIMEOUT;
         let mut discarded = 0;
         let mut chunk = [0u8; READ_CHUNK_BYTES];
         while discarded < MAX_HEAD_BYTES + MAX_BODY_BYTES as usize {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+            if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
                 return;
             }
-            match self.stream.read(&mut chunk) {
+            match socket.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(count) => discarded += count,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -301,7 +344,7 @@ fn remaining(start: Instant) -> Result<Duration, ReadError> {
     Ok(left)
 }
 
-fn is_timeout(error: &io::Error) -> bool {
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut

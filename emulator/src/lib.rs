@@ -2,7 +2,8 @@
 //!
 //! The partner test server only accepts client IP addresses registered in advance, so
 //! this crate serves the same protocol on a local port. It is a plain HTTP/1.1 server on
-//! `std::net` with one thread per connection and keep-alive.
+//! `std::net` with one thread per connection and keep-alive, and speaks HTTPS, with
+//! client certificates if wanted, when [`EmulatorConfig::tls`] is set.
 //!
 //! ```no_run
 //! use esbyt_emulator::{Emulator, EmulatorConfig};
@@ -57,6 +58,34 @@
 //!
 //! Other paths get 404 and other methods 405, with a short plain-text body.
 //!
+//! # HTTPS and mutual TLS
+//!
+//! Production serves HTTPS and requires each partner's client certificate. To do the same,
+//! set [`EmulatorConfig::tls`] to a [`TlsConfig`] with the server certificate and key and,
+//! for client certificates, the CA that signs them. [`generate_test_pki`] writes a matching
+//! set of files, and [`TlsConfig::from_pki_dir`] loads them:
+//!
+//! ```no_run
+//! use esbyt_emulator::{Emulator, EmulatorConfig, TlsConfig, generate_test_pki};
+//!
+//! let dir = std::path::Path::new("target/esbyt-pki");
+//! let pki = generate_test_pki(dir, "esbyt-test", true)?;
+//! let config = EmulatorConfig {
+//!     tls: Some(TlsConfig::from_pki_dir(&pki.dir)?),
+//!     ..EmulatorConfig::with_default_cards()
+//! };
+//! let emulator = Emulator::start("127.0.0.1:0", config)?;
+//! let base_url = emulator.base_url(); // "https://localhost:PORT/"
+//! // ... connect trusting pki.ca_cert, presenting pki.client_cert and pki.client_key ...
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The server offers TLS 1.2 and 1.3 through rustls with the ring provider. The handshake
+//! runs on the connection's own thread and must finish within 10 seconds. A failed
+//! handshake closes only that connection, and with [`EmulatorConfig::log_requests`] on it
+//! is logged to stderr with the client's address and the reason. After the handshake,
+//! requests are handled exactly as over plain HTTP.
+//!
 //! # Cards file
 //!
 //! A UTF-8 text file with one card per line: `BONUS_ID ACCOUNT BALANCE`, separated by
@@ -88,11 +117,18 @@
 mod bonus;
 mod config;
 mod http;
+mod pki;
 mod server;
+mod tls;
 
 pub use bonus::{BonusError, ExecutedSpend, result_code};
 pub use config::{
     Card, CardsFileError, DEFAULT_SUPPLIER, EmulatorConfig, MAX_BONUS_ID_DIGITS, TEST_BONUS_ID,
     default_cards, parse_cards,
 };
+pub use pki::{DEFAULT_PKI_PASSWORD, PKI_VALIDITY_DAYS, PkiError, TestPki, generate_test_pki};
 pub use server::{Emulator, SERVED_PATHS};
+pub use tls::{TlsConfig, TlsFileError};
+
+/// The rustls types of [`TlsConfig`], re-exported so that callers use the same version.
+pub use rustls::pki_types;

@@ -1,31 +1,20 @@
-//! Command-line entry point: starts the emulator and serves until the process is killed.
+//! Command-line entry point: starts the emulator and serves until the process is killed,
+//! or writes a test PKI with the `pki` command.
+
+mod args;
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use esbyt_emulator::{DEFAULT_SUPPLIER, Emulator, EmulatorConfig, default_cards};
-
-const DEFAULT_LISTEN: &str = "127.0.0.1:8808";
+use args::{Command, DEFAULT_LISTEN, Options, PkiOptions, TlsFiles, parse_args};
+use esbyt_emulator::{
+    DEFAULT_PKI_PASSWORD, DEFAULT_SUPPLIER, Emulator, EmulatorConfig, PKI_VALIDITY_DAYS, PkiError,
+    TlsConfig, TlsFileError, default_cards, generate_test_pki,
+};
 
 /// Exit status for invalid command-line arguments.
 const USAGE_ERROR: u8 = 2;
-
-#[derive(Debug, PartialEq, Eq)]
-struct Options {
-    listen: String,
-    cards_file: Option<PathBuf>,
-    suppliers: Vec<i64>,
-    quiet: bool,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Command {
-    Serve(Options),
-    Help,
-    Version,
-}
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -39,6 +28,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve(options)) => serve(options),
+        Ok(Command::Pki(options)) => write_pki(&options),
         Err(message) => {
             eprintln!("esbyt-emulator: {message}");
             eprintln!("Run 'esbyt-emulator --help' for usage.");
@@ -69,10 +59,21 @@ fn serve(options: Options) -> ExitCode {
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(", ");
+    let tls = match &options.tls {
+        Some(files) => match load_tls(files) {
+            Ok(tls) => Some(tls),
+            Err(error) => {
+                eprintln!("esbyt-emulator: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let config = EmulatorConfig {
         cards,
         suppliers,
         log_requests: !options.quiet,
+        tls,
     };
 
     let emulator = match Emulator::start(&options.listen, config) {
@@ -84,6 +85,15 @@ fn serve(options: Options) -> ExitCode {
     };
     if !options.quiet {
         eprintln!("esbyt-emulator: serving {card_count} cards, partner codes {supplier_list}");
+        if let Some(files) = &options.tls {
+            match &files.client_ca {
+                Some(ca) => eprintln!(
+                    "esbyt-emulator: HTTPS, client certificates signed by {} required",
+                    ca.display()
+                ),
+                None => eprintln!("esbyt-emulator: HTTPS without client certificates"),
+            }
+        }
     }
     // Scripts wait for this line to learn the port, so it goes to stdout at once.
     let mut stdout = std::io::stdout();
@@ -99,89 +109,46 @@ fn serve(options: Options) -> ExitCode {
     }
 }
 
-fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
-    let mut listen: Option<String> = None;
-    let mut cards_file: Option<PathBuf> = None;
-    let mut suppliers = Vec::new();
-    let mut quiet = false;
-
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let Some(arg) = arg.to_str().map(str::to_string) else {
-            return Err(format!(
-                "invalid argument {:?}: not valid UTF-8",
-                arg.to_string_lossy()
-            ));
-        };
-        // Accept both `--option VALUE` and `--option=VALUE`.
-        let (name, inline_value) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value)),
-            _ => (arg.clone(), None),
-        };
-        let mut take_value = || -> Result<OsString, String> {
-            match inline_value {
-                Some(value) => Ok(OsString::from(value)),
-                None => args
-                    .next()
-                    .ok_or_else(|| format!("option {name} requires a value")),
-            }
-        };
-
-        match name.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-V" | "--version" => return Ok(Command::Version),
-            "--listen" => {
-                let value = take_value()?;
-                let value = value
-                    .into_string()
-                    .map_err(|_| "invalid --listen value: not valid UTF-8".to_string())?;
-                if listen.replace(value).is_some() {
-                    return Err("option --listen given more than once".to_string());
-                }
-            }
-            "--cards" => {
-                let value = take_value()?;
-                if cards_file.replace(PathBuf::from(value)).is_some() {
-                    return Err("option --cards given more than once".to_string());
-                }
-            }
-            "--supplier" => {
-                let value = take_value()?;
-                suppliers.push(parse_supplier(&value.to_string_lossy())?);
-            }
-            "--quiet" => {
-                if inline_value.is_some() {
-                    return Err("option --quiet takes no value".to_string());
-                }
-                quiet = true;
-            }
-            _ if name.starts_with('-') => return Err(format!("unknown option {name}")),
-            _ => {
-                return Err(format!(
-                    "unexpected argument {arg:?}: this program takes only options"
-                ));
-            }
-        }
+fn load_tls(files: &TlsFiles) -> Result<TlsConfig, TlsFileError> {
+    let tls = TlsConfig::from_pem_files(&files.cert, &files.key)?;
+    match &files.client_ca {
+        Some(ca) => tls.with_client_ca_file(ca),
+        None => Ok(tls),
     }
-
-    Ok(Command::Serve(Options {
-        listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
-        cards_file,
-        suppliers,
-        quiet,
-    }))
 }
 
-/// Parses a partner code the way the server parses `supplier`: a positive integer that
-/// fits `i32`.
-fn parse_supplier(value: &str) -> Result<i64, String> {
-    match value.parse::<i32>() {
-        Ok(code) if code > 0 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(i64::from(code)),
-        _ => Err(format!(
-            "invalid --supplier value {value:?}: expected a positive integer up to {}",
-            i32::MAX
-        )),
+/// Runs the `pki` command: writes the test PKI and prints the files and the password.
+fn write_pki(options: &PkiOptions) -> ExitCode {
+    let pki = match generate_test_pki(&options.dir, &options.password, options.force) {
+        Ok(pki) => pki,
+        Err(PkiError::FileExists { path }) => {
+            eprintln!(
+                "esbyt-emulator: {} already exists. Add --force to replace the files in {}",
+                path.display(),
+                options.dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(error) => {
+            eprintln!("esbyt-emulator: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let valid_until = time::OffsetDateTime::from(pki.not_after).date();
+    println!(
+        "Wrote a test PKI to {} (ECDSA P-256 keys, valid until {valid_until}):",
+        pki.dir.display()
+    );
+    for path in pki.files() {
+        println!("  {}", path.display());
     }
+    println!("Password of client.p12: {}", options.password);
+    println!(
+        "Serve HTTPS with client certificates: esbyt-emulator --tls-dir {}",
+        pki.dir.display()
+    );
+    ExitCode::SUCCESS
 }
 
 fn help_text() -> String {
@@ -197,6 +164,8 @@ fn help_text() -> String {
 Emulator of the AO \"Chitaenergosbyt\" bonus server, for development and tests.
 
 Usage: esbyt-emulator [--listen ADDR] [--cards FILE] [--supplier CODE]... [--quiet]
+                      [--tls-cert FILE --tls-key FILE [--client-ca FILE] | --tls-dir DIR]
+       esbyt-emulator pki DIR [--password PASS] [--force]
 
 Options:
   --listen ADDR      Address and port to listen on (default {DEFAULT_LISTEN}).
@@ -204,12 +173,22 @@ Options:
   --cards FILE       Load the cards from FILE instead of the built-in cards.
   --supplier CODE    Accept partner code CODE in spend_bonus. Repeat the option to
                      accept several codes. Without it, only {DEFAULT_SUPPLIER} is accepted.
-  --quiet            Do not log requests to stderr.
+  --quiet            Do not log requests and failed TLS handshakes to stderr.
+  --tls-cert FILE    Serve HTTPS with the server certificate chain in PEM FILE, the
+                     server's own certificate first. Requires --tls-key.
+  --tls-key FILE     Private key of --tls-cert in PEM: PKCS#8, PKCS#1 or SEC1.
+  --client-ca FILE   Require a client certificate signed by a CA certificate in PEM
+                     FILE, as the production server does. A handshake without one
+                     fails. Requires --tls-cert.
+  --tls-dir DIR      Same as --tls-cert DIR/server.pem --tls-key DIR/server.key
+                     --client-ca DIR/ca.pem, the files that the pki command writes.
   -h, --help         Print this help and exit.
   -V, --version      Print the version and exit.
 
 On start the program prints 'esbyt-emulator listening on http://ADDR/' to stdout,
-then serves until it is killed. The protocol is served at both / and /bonus/:
+or 'https://localhost:PORT/' with TLS on a loopback address, then serves until it
+is killed. HTTPS offers TLS 1.2 and 1.3. The protocol is served at both / and
+/bonus/:
   GET /bonus/?command=check_bonus&bonus_id=2700009601205
   GET /bonus/?command=spend_bonus&bonus_id=2700009601205&supplier=1111&amount=10
 Balances live in memory only and reset on restart.
@@ -221,80 +200,17 @@ spaces. BONUS_ID is 1 to 13 digits, ACCOUNT is text without spaces (leading zero
 are kept) and BALANCE is a non-negative integer. '#' starts a comment that runs to
 the end of the line, and blank lines are ignored. Each BONUS_ID may appear once.
 An invalid line stops the program with FILE:LINE and the problem.
+
+The pki command writes a test PKI for mutual TLS into DIR, creating DIR if needed:
+ca.pem (the CA certificate, which clients add as an extra trusted CA), server.pem
+and server.key (for localhost, 127.0.0.1 and ::1), client.pem and client.key (a
+client certificate and its PKCS#8 key), client.p12 (the client key and
+certificates as PKCS#12) and README.txt. Keys are ECDSA P-256, and certificates
+are valid for {PKI_VALIDITY_DAYS} days from now.
+  --password PASS    Password of client.p12, printable ASCII (default
+                     {DEFAULT_PKI_PASSWORD}).
+  --force            Replace existing files. Without it, the command fails and
+                     writes nothing when one of the files exists.
 "
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Command, String> {
-        parse_args(args.iter().map(OsString::from).collect())
-    }
-
-    #[test]
-    fn defaults_without_arguments() {
-        let expected = Options {
-            listen: DEFAULT_LISTEN.to_string(),
-            cards_file: None,
-            suppliers: vec![],
-            quiet: false,
-        };
-        assert_eq!(parse(&[]), Ok(Command::Serve(expected)));
-    }
-
-    #[test]
-    fn all_options() {
-        let args = [
-            "--listen=127.0.0.1:0",
-            "--cards",
-            "cards.txt",
-            "--supplier",
-            "1111",
-            "--supplier=42",
-            "--quiet",
-        ];
-        let expected = Options {
-            listen: "127.0.0.1:0".to_string(),
-            cards_file: Some(PathBuf::from("cards.txt")),
-            suppliers: vec![1111, 42],
-            quiet: true,
-        };
-        assert_eq!(parse(&args), Ok(Command::Serve(expected)));
-    }
-
-    #[test]
-    fn invalid_arguments() {
-        let cases: [(&[&str], &str); 7] = [
-            (&["--port", "1"], "unknown option --port"),
-            (&["--listen"], "option --listen requires a value"),
-            (
-                &["--listen", "a", "--listen", "b"],
-                "option --listen given more than once",
-            ),
-            (&["--quiet=yes"], "option --quiet takes no value"),
-            (
-                &["--supplier", "0"],
-                "invalid --supplier value \"0\": expected a positive integer up to 2147483647",
-            ),
-            (
-                &["--supplier", "+5"],
-                "invalid --supplier value \"+5\": expected a positive integer up to 2147483647",
-            ),
-            (
-                &["serve"],
-                "unexpected argument \"serve\": this program takes only options",
-            ),
-        ];
-        for (args, message) in cases {
-            assert_eq!(parse(args), Err(message.to_string()), "{args:?}");
-        }
-    }
-
-    #[test]
-    fn help_and_version() {
-        assert_eq!(parse(&["--listen", "x", "--help"]), Ok(Command::Help));
-        assert_eq!(parse(&["-V"]), Ok(Command::Version));
-    }
 }

@@ -9,9 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use rustls::ServerConfig;
+
 use crate::bonus::{BonusState, ExecutedSpend};
 use crate::config::EmulatorConfig;
-use crate::http::{Connection, ReadError, Request, Response};
+use crate::http::{ClientStream, Connection, ReadError, Request, Response};
+use crate::tls;
 
 /// Paths that serve the protocol: the production base URL has `/`, the test server `/bonus/`.
 pub const SERVED_PATHS: [&str; 2] = ["/", "/bonus/"];
@@ -39,6 +42,8 @@ pub struct Emulator {
 struct Shared {
     state: Mutex<BonusState>,
     log_requests: bool,
+    /// TLS settings when the server speaks HTTPS.
+    tls: Option<Arc<ServerConfig>>,
     stopping: AtomicBool,
     /// Clones of the open connections, so that shutdown can unblock their reads.
     connections: Mutex<HashMap<u64, TcpStream>>,
@@ -62,15 +67,27 @@ impl Emulator {
     /// Binds `listen` (for example `"127.0.0.1:0"`, where port 0 picks a free port) and
     /// starts serving in background threads.
     ///
-    /// Fails with `InvalidInput` when a card is invalid or two cards share an id, and with
-    /// the bind error when the address cannot be used.
+    /// With [`EmulatorConfig::tls`] set, the server speaks HTTPS only.
+    ///
+    /// Fails with `InvalidInput` when a card is invalid, two cards share an id, or the TLS
+    /// certificate, key or client CA is unusable, and with the bind error when the address
+    /// cannot be used.
     pub fn start(listen: &str, config: EmulatorConfig) -> io::Result<Emulator> {
-        config.validate().map_err(|message| {
+        let invalid_config = |message: String| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("invalid emulator configuration: {message}"),
             )
-        })?;
+        };
+        config.validate().map_err(invalid_config)?;
+        let tls = match &config.tls {
+            Some(tls_config) => Some(
+                tls_config
+                    .server_config()
+                    .map_err(|message| invalid_config(format!("TLS: {message}")))?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(listen).map_err(|error| {
             io::Error::new(
                 error.kind(),
@@ -82,6 +99,7 @@ impl Emulator {
         let shared = Arc::new(Shared {
             state: Mutex::new(BonusState::new(&config)),
             log_requests: config.log_requests,
+            tls,
             stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
         });
@@ -104,8 +122,17 @@ impl Emulator {
 
     /// Returns the base URL of the server, such as `http://127.0.0.1:8808/`. The server
     /// also serves the same protocol under `/bonus/`.
+    ///
+    /// With TLS, a server on a loopback or unspecified address returns
+    /// `https://localhost:PORT/`, the name in the generated test certificate. A server on
+    /// another address returns `https://ADDRESS:PORT/`, which its certificate must name.
     pub fn base_url(&self) -> String {
-        format!("http://{}/", connectable_addr(self.local_addr))
+        let addr = connectable_addr(self.local_addr);
+        match &self.shared.tls {
+            None => format!("http://{addr}/"),
+            Some(_) if addr.ip().is_loopback() => format!("https://localhost:{}/", addr.port()),
+            Some(_) => format!("https://{addr}/"),
+        }
     }
 
     /// Returns the current balance of a card, or `None` for an unknown card.
@@ -237,12 +264,29 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Serves requests on one connection until either side closes it.
+/// Serves one connection: runs the TLS handshake when the server speaks HTTPS, then
+/// serves requests until either side closes the connection.
 fn serve_connection(stream: TcpStream, peer: &str, shared: &Shared) {
     // Responses are written in one call, so Nagle's algorithm would only add delay.
     let _ = stream.set_nodelay(true);
-    let mut connection = Connection::new(stream);
+    let Some(tls_config) = &shared.tls else {
+        serve_requests(Connection::new(stream), peer, shared);
+        return;
+    };
+    match tls::accept(stream, tls_config) {
+        Ok(tls_stream) => serve_requests(Connection::new(tls_stream), peer, shared),
+        Err(reason) => {
+            // At shutdown the socket is closed under the handshake, which is no failure.
+            if shared.log_requests && !shared.stopping.load(Ordering::SeqCst) {
+                eprintln!("esbyt-emulator: {peer} TLS handshake failed: {reason}");
+            }
+        }
+    }
+}
 
+/// Serves requests until either side closes the connection. HTTP and HTTPS share this
+/// code, so keep-alive, limits and responses are the same for both.
+fn serve_requests<S: ClientStream>(mut connection: Connection<S>, peer: &str, shared: &Shared) {
     loop {
         if shared.stopping.load(Ordering::SeqCst) {
             return;

@@ -364,6 +364,7 @@ fn custom_suppliers_replace_default() {
         cards: vec![Card::new("42", "0000000001", 10)],
         suppliers: vec![7, 8],
         log_requests: false,
+        tls: None,
     };
     let emulator = Emulator::start("127.0.0.1:0", config).unwrap();
     let addr = emulator.local_addr();

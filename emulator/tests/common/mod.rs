@@ -1,9 +1,15 @@
-//! A minimal HTTP/1.1 client on `TcpStream` for testing the emulator over real sockets.
+//! A minimal HTTP/1.1 client for testing the emulator over real sockets, plain or TLS,
+//! and temporary directories.
 
 #![allow(dead_code)]
 
+pub mod tls;
+
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub const TEST_CARD_XML: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<response>\n    <account>1055444444</account>\n    <bonus_id>2700009601205</bonus_id>\n    <amount>500</amount>\n    <result>0</result>\n</response>";
@@ -28,25 +34,37 @@ impl HttpResponse {
     }
 }
 
-/// One client connection that can send several requests.
-pub struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+/// One client connection that can send several requests, over TCP or a TLS stream.
+pub struct Client<S: Read + Write = TcpStream> {
+    reader: BufReader<S>,
 }
 
-impl Client {
+impl Client<TcpStream> {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect to the emulator");
         stream.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
-        let writer = stream.try_clone().unwrap();
+        Client::new(stream)
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// Wraps a connected stream. A TCP stream needs its read timeout set already.
+    pub fn new(stream: S) -> Client<S> {
         Client {
             reader: BufReader::new(stream),
-            writer,
         }
     }
 
+    /// Returns the stream underneath, for example to inspect a TLS session.
+    pub fn stream(&self) -> &S {
+        self.reader.get_ref()
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("send request");
+        // Writes bypass the read buffer, so they cannot reorder with buffered input.
+        let stream = self.reader.get_mut();
+        stream.write_all(bytes).expect("send request");
+        stream.flush().expect("flush request");
     }
 
     /// Sends `GET target HTTP/1.1` with a Host header and the extra header lines.
@@ -112,13 +130,17 @@ impl Client {
     }
 
     /// Returns whether the server closed the connection: a read returns end of file
-    /// (or a reset) before the client timeout.
+    /// (or a reset) before the client timeout. TLS reports a close without
+    /// `close_notify` as UnexpectedEof, which also counts.
     pub fn is_closed_by_server(&mut self) -> bool {
         let mut byte = [0u8; 1];
         match self.reader.read(&mut byte) {
             Ok(0) => true,
             Ok(_) => false,
-            Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
+            Err(error) => matches!(
+                error.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+            ),
         }
     }
 }
@@ -139,4 +161,32 @@ pub fn spend_xml(spend_id: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<response>\n    <spend_id>{spend_id}</spend_id>\n    <result>0</result>\n</response>"
     )
+}
+
+/// A new empty directory under the system temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "esbyt-emulator-test-dir-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(name);
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temporary directory");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
