@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use esbyt::config::Secret;
 use esbyt::{Client, Config, Detail, Error, Status};
-use esbyt_emulator::{DEFAULT_SUPPLIER, Emulator, EmulatorConfig, TEST_BONUS_ID};
+use esbyt_emulator::{
+    DEFAULT_PKI_PASSWORD, DEFAULT_SUPPLIER, Emulator, EmulatorConfig, TEST_BONUS_ID, TlsConfig,
+    generate_test_pki,
+};
 
 /// Exit codes: 0 success, 2 bad command line, and 10 plus the library status
 /// for a failed call (11 invalid argument ... 19 outcome unknown, 20 internal).
@@ -40,6 +43,11 @@ enum Command {
         /// Bonuses to write off.
         #[arg(long, default_value_t = 10)]
         amount: i64,
+        /// Run the bundled emulator over HTTPS with mutual TLS, as the
+        /// production server works: a test CA, server and client certificate
+        /// are generated into a temporary folder and removed afterwards.
+        #[arg(long, conflicts_with = "url")]
+        mutual_tls: bool,
     },
     /// Print the bonus balance of a participant.
     Check {
@@ -148,7 +156,8 @@ fn main() -> ExitCode {
             server,
             card,
             amount,
-        } => demo(&server, &card, amount),
+            mutual_tls,
+        } => demo(&server, &card, amount, mutual_tls),
         Command::Check { bonus_id, server } => {
             server.client().and_then(|client| check(&client, &bonus_id))
         }
@@ -169,33 +178,75 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo(server: &ServerOptions, card: &str, amount: i64) -> Result<(), Error> {
-    // The emulator lives until the end of the demo; dropping it stops it.
-    let (client, _emulator) = match &server.url {
-        Some(url) => {
-            println!("demo against {url}: writes {amount} bonuses off card {card}");
-            (Client::new(server.config(url.clone())?)?, None)
-        }
-        None => {
-            let emulator = Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards())
-                .map_err(|error| {
-                    Error::new(
-                        Status::Connection,
-                        format!("the emulator could not start: {error}"),
-                    )
-                })?;
-            let url = format!("{}bonus/", emulator.base_url());
-            println!("demo against the bundled emulator at {url}");
-            let mut config = server.config(url)?;
-            config.allow_http = true;
-            config.supplier = config.supplier.or(Some(DEFAULT_SUPPLIER));
-            (Client::new(config)?, Some(emulator))
-        }
-    };
+fn demo(server: &ServerOptions, card: &str, amount: i64, mutual_tls: bool) -> Result<(), Error> {
+    if let Some(url) = &server.url {
+        println!("demo against {url}: writes {amount} bonuses off card {card}");
+        let client = Client::new(server.config(url.clone())?)?;
+        return run_demo_steps(&client, card, amount);
+    }
+    if mutual_tls {
+        return demo_with_mutual_tls(server, card, amount);
+    }
 
-    check(&client, card)?;
-    spend(&client, card, amount)?;
-    check(&client, card)
+    // The emulator lives until the end of the demo; dropping it stops it.
+    let emulator = start_emulator(EmulatorConfig::with_default_cards())?;
+    let url = format!("{}bonus/", emulator.base_url());
+    println!("demo against the bundled emulator at {url}");
+    let mut config = server.config(url)?;
+    config.allow_http = true;
+    config.supplier = config.supplier.or(Some(DEFAULT_SUPPLIER));
+    run_demo_steps(&Client::new(config)?, card, amount)
+}
+
+/// Runs the demo over HTTPS against an emulator that demands a client
+/// certificate, with a freshly generated test PKI and the PKCS#12 client file.
+fn demo_with_mutual_tls(server: &ServerOptions, card: &str, amount: i64) -> Result<(), Error> {
+    let pki_dir = std::env::temp_dir().join(format!("esbyt-demo-pki-{}", std::process::id()));
+    let result = (|| {
+        let pki = generate_test_pki(&pki_dir, DEFAULT_PKI_PASSWORD, true).map_err(|error| {
+            Error::new(
+                Status::Config,
+                format!("the test PKI could not be generated: {error}"),
+            )
+        })?;
+        let tls = TlsConfig::from_pki_dir(&pki_dir).map_err(|error| {
+            Error::new(
+                Status::Config,
+                format!("the emulator's TLS files are unusable: {error}"),
+            )
+        })?;
+        let emulator = start_emulator(EmulatorConfig {
+            tls: Some(tls),
+            ..EmulatorConfig::with_default_cards()
+        })?;
+        let url = format!("{}bonus/", emulator.base_url());
+        println!("demo over mutual TLS against the bundled emulator at {url}");
+        println!("  client certificate {}", pki.client_p12.display());
+
+        let mut config = server.config(url)?;
+        config.extra_ca_file = Some(pki.ca_cert.clone());
+        config.pkcs12_file = Some(pki.client_p12.clone());
+        config.pkcs12_password = Some(Secret::new(DEFAULT_PKI_PASSWORD));
+        config.supplier = config.supplier.or(Some(DEFAULT_SUPPLIER));
+        run_demo_steps(&Client::new(config)?, card, amount)
+    })();
+    let _ = std::fs::remove_dir_all(&pki_dir);
+    result
+}
+
+fn start_emulator(config: EmulatorConfig) -> Result<Emulator, Error> {
+    Emulator::start("127.0.0.1:0", config).map_err(|error| {
+        Error::new(
+            Status::Connection,
+            format!("the emulator could not start: {error}"),
+        )
+    })
+}
+
+fn run_demo_steps(client: &Client, card: &str, amount: i64) -> Result<(), Error> {
+    check(client, card)?;
+    spend(client, card, amount)?;
+    check(client, card)
 }
 
 fn check(client: &Client, bonus_id: &str) -> Result<(), Error> {

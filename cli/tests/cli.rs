@@ -35,6 +35,24 @@ fn demo_on_bundled_emulator() {
 }
 
 #[test]
+fn demo_over_mutual_tls() {
+    let output = esbyt(&["demo", "--mutual-tls"]);
+
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("demo over mutual TLS against the bundled emulator at https://localhost:"),
+        "{text}"
+    );
+    let balances: Vec<&str> = text
+        .lines()
+        .filter(|line| line.trim_start().starts_with("balance"))
+        .collect();
+    assert_eq!(balances, ["  balance   500", "  balance   490"]);
+    assert!(text.contains("  spend_id  000000001"), "{text}");
+}
+
+#[test]
 fn demo_against_given_url() {
     let emulator = Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards()).unwrap();
     let url = emulator.base_url();
