@@ -164,6 +164,17 @@
 #define ESBYT_TEXT_SIZE 64
 
 /**
+ * `esbyt_pending_spend.state`: the attempt was recorded but has no outcome,
+ * because the process stopped during the call.
+ */
+#define ESBYT_PENDING_NO_OUTCOME 1
+
+/**
+ * `esbyt_pending_spend.state`: the call returned `ESBYT_OUTCOME_UNKNOWN`.
+ */
+#define ESBYT_PENDING_OUTCOME_UNKNOWN 2
+
+/**
  * Version of the C ABI: layouts of the records, meaning of statuses and
  * signatures of the exports. It grows only by one for an incompatible change;
  * new exports and new settings leave it unchanged.
@@ -261,9 +272,10 @@ typedef struct esbyt_balance {
 } esbyt_balance;
 
 /**
- * An executed write-off, filled by `esbyt_spend_bonus`.
+ * A write-off, filled by `esbyt_spend_bonus`.
  *
- * The caller owns it. On failure the library zeroes it.
+ * The caller owns it. On failure `spend_id` is empty, and `attempt_id`
+ * still names the journal attempt when one was recorded.
  */
 typedef struct esbyt_write_off {
   /**
@@ -271,7 +283,49 @@ typedef struct esbyt_write_off {
    * its leading zeros are part of the number printed on the receipt.
    */
   char spend_id[ESBYT_TEXT_SIZE];
+  /**
+   * The spend journal's id of this attempt, NUL-terminated; empty when no
+   * `journal_file` is set. Pass it to `esbyt_journal_resolve` after
+   * reconciling an `ESBYT_OUTCOME_UNKNOWN`.
+   */
+  char attempt_id[ESBYT_TEXT_SIZE];
 } esbyt_write_off;
+
+/**
+ * A write-off attempt of the spend journal that must be reconciled, filled
+ * by `esbyt_journal_pending`. The caller owns it.
+ */
+typedef struct esbyt_pending_spend {
+  /**
+   * When the attempt was recorded, in milliseconds since 1970-01-01 UTC.
+   */
+  int64_t time_ms;
+  /**
+   * The partner (supplier) code sent.
+   */
+  int64_t supplier;
+  /**
+   * The bonuses to write off.
+   */
+  int64_t amount;
+  /**
+   * `ESBYT_PENDING_NO_OUTCOME` or `ESBYT_PENDING_OUTCOME_UNKNOWN`.
+   */
+  int32_t state;
+  /**
+   * For `ESBYT_PENDING_OUTCOME_UNKNOWN`, the status of the underlying
+   * failure, such as `ESBYT_TIMEOUT`; otherwise 0.
+   */
+  int32_t cause;
+  /**
+   * The attempt's id, NUL-terminated, for `esbyt_journal_resolve`.
+   */
+  char attempt_id[ESBYT_TEXT_SIZE];
+  /**
+   * The participant id, NUL-terminated.
+   */
+  char bonus_id[ESBYT_TEXT_SIZE];
+} esbyt_pending_spend;
 
 
 
@@ -347,8 +401,11 @@ int32_t esbyt_check_bonus(const struct esbyt_client *client,
  * `bonus_id` is checked as for `esbyt_check_bonus`; `amount` must be 1 to
  * 2147483647. Every argument is checked before anything is sent. The request
  * is sent at most once, never retried, on a new connection. On success
- * `*write_off` holds the write-off number to print on the receipt; on
- * failure it is zeroed.
+ * `*write_off` holds the write-off number to print on the receipt. On
+ * failure its `spend_id` is empty. With a `journal_file`, the attempt is
+ * recorded and flushed before the request is sent, and `attempt_id` names
+ * it on success and on failure; a journal that cannot be written fails the
+ * call with `ESBYT_CONFIG` before anything is sent.
  *
  * Returns one of:
  * - `ESBYT_OK`: written off.
@@ -374,6 +431,50 @@ int32_t esbyt_spend_bonus(const struct esbyt_client *client,
                           int64_t amount,
                           struct esbyt_write_off *write_off,
                           struct esbyt_error *error);
+
+/**
+ * Lists the write-off attempts of the spend journal that must be
+ * reconciled: those without an outcome (the process stopped during the
+ * call, for example in a crash or power loss) and those that ended in
+ * `ESBYT_OUTCOME_UNKNOWN`, unless marked resolved. Oldest first.
+ *
+ * Fills up to `capacity` records of `pending` and stores the number of
+ * pending attempts in `*count`, which may exceed `capacity`: call again
+ * with a larger array then. `pending` may be NULL when `capacity` is 0.
+ *
+ * Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL or freed `client`,
+ * NULL `count`, NULL `pending` with a positive `capacity`, negative
+ * `capacity`) or `ESBYT_CONFIG` (no `journal_file` set, or the journal
+ * cannot be read). Thread-safe, also across processes sharing the journal.
+ *
+ * # Safety
+ * `pending` is NULL or points to `capacity` writable records; `count` is
+ * NULL or writable; `error` is NULL or points to a writable `esbyt_error`.
+ */
+int32_t esbyt_journal_pending(const struct esbyt_client *client,
+                              struct esbyt_pending_spend *pending,
+                              int32_t capacity,
+                              int32_t *count,
+                              struct esbyt_error *error);
+
+/**
+ * Marks a journal attempt resolved after the host reconciled it, so
+ * `esbyt_journal_pending` no longer lists it. `note` (may be NULL) is
+ * stored with it, for example "balance checked: written off".
+ *
+ * Returns `ESBYT_OK`, also when the attempt was already resolved;
+ * `ESBYT_INVALID_ARGUMENT` (NULL or freed `client`, NULL or unknown
+ * `attempt_id`) or `ESBYT_CONFIG` (no `journal_file`, or it cannot be
+ * written). Thread-safe.
+ *
+ * # Safety
+ * `attempt_id` and `note` are NULL or NUL-terminated; `error` is NULL or
+ * points to a writable `esbyt_error`.
+ */
+int32_t esbyt_journal_resolve(const struct esbyt_client *client,
+                              const char *attempt_id,
+                              const char *note,
+                              struct esbyt_error *error);
 
 /**
  * Creates a configuration with every setting at its default and no URL.

@@ -32,7 +32,7 @@ require_rust() {
         export PATH="$HOME/.cargo/bin:$PATH"
     fi
     if ! command -v cargo >/dev/null 2>&1; then
-        echo "error: cargo not found; install Rust 1.88 or newer from https://rustup.rs and run again" >&2
+        echo "error: cargo not found; install Rust 1.89 or newer from https://rustup.rs and run again" >&2
         exit 1
     fi
 }

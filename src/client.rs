@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::{Error, Status};
+use crate::journal::{Journal, Outcome, PendingSpend};
 use crate::protocol::{self, Balance, BonusId, Request, WriteOff};
 use crate::transport::{ConnectionChoice, HttpResponse, Transport, TransportFailure};
 
@@ -15,6 +16,7 @@ pub struct Client {
     base_url: String,
     supplier: Option<i64>,
     transport: Transport,
+    journal: Option<Journal>,
 }
 
 impl Client {
@@ -23,11 +25,17 @@ impl Client {
     pub fn new(config: Config) -> Result<Client, Error> {
         check_url(&config)?;
         let transport = Transport::new(&config)?;
+        let journal = config
+            .journal_file
+            .as_deref()
+            .map(Journal::open)
+            .transpose()?;
         log::debug!("esbyt client created for {}", config.url);
         Ok(Client {
             base_url: config.url,
             supplier: config.supplier,
             transport,
+            journal,
         })
     }
 
@@ -98,6 +106,26 @@ impl Client {
         Ok(balance)
     }
 
+    /// Returns the write-off attempts of the spend journal whose outcome is
+    /// missing (the process stopped mid-call) or unknown, and that are not
+    /// marked resolved, oldest first.
+    pub fn pending_spends(&self) -> Result<Vec<PendingSpend>, Error> {
+        self.journal()?.pending()
+    }
+
+    /// Marks a journal attempt resolved after the host reconciled it, for
+    /// example by checking the balance or asking the programme's support.
+    /// The note is stored with it.
+    pub fn resolve_spend(&self, attempt_id: &str, note: &str) -> Result<(), Error> {
+        self.journal()?.resolve(attempt_id.trim(), note)
+    }
+
+    fn journal(&self) -> Result<&Journal, Error> {
+        self.journal.as_ref().ok_or_else(|| {
+            Error::config("journal_file is not set: set it to the file of the spend journal")
+        })
+    }
+
     fn run_spend_bonus(&self, bonus_id: &str, amount: i64) -> Result<WriteOff, Error> {
         let bonus_id = BonusId::parse(bonus_id)?;
         let amount = protocol::validate_amount(amount)?;
@@ -106,6 +134,13 @@ impl Client {
                 "supplier is not set: set it to the partner code issued with the contract (1111 on the test server)",
             )
         })?;
+
+        // The attempt reaches stable storage before the request leaves, so a
+        // crash at any later point leaves a trace to reconcile.
+        let attempt_id = match &self.journal {
+            Some(journal) => Some(journal.record_attempt(bonus_id.as_str(), supplier, amount)?),
+            None => None,
+        };
         let url = Request::SpendBonus {
             bonus_id,
             supplier,
@@ -113,15 +148,54 @@ impl Client {
         }
         .url(&self.base_url);
 
+        let result = self.send_spend(&url);
+        if let (Some(journal), Some(attempt_id)) = (&self.journal, &attempt_id) {
+            record_outcome(journal, attempt_id, &result);
+        }
+        match result {
+            Ok(write_off) => Ok(WriteOff {
+                attempt_id,
+                ..write_off
+            }),
+            Err(error) => Err(error.with_attempt_id(attempt_id)),
+        }
+    }
+
+    fn send_spend(&self, url: &str) -> Result<WriteOff, Error> {
         let response = self
             .transport
-            .get(&url, ConnectionChoice::Fresh)
+            .get(url, ConnectionChoice::Fresh)
             .map_err(spend_failure)?;
 
         interpret(&response, protocol::parse_spend_bonus).map_err(|error| match error.status() {
             Status::Server => error,
             _ => error.into_outcome_unknown(),
         })
+    }
+}
+
+/// Appends the outcome of an attempt. A failure here is logged, not
+/// returned: the write-off already has its result, and the attempt without
+/// an outcome stays pending, so the host reconciles it.
+fn record_outcome(journal: &Journal, attempt_id: &str, result: &Result<WriteOff, Error>) {
+    let outcome = match result {
+        Ok(write_off) => Outcome::Ok {
+            spend_id: write_off.spend_id.clone(),
+        },
+        Err(error) => match error.status() {
+            Status::Server => Outcome::Refused {
+                server_code: error.server_code().unwrap_or_default(),
+                message: error.message().to_owned(),
+            },
+            Status::OutcomeUnknown => Outcome::Unknown {
+                cause: error.cause().unwrap_or(Status::Internal),
+                message: error.message().to_owned(),
+            },
+            status => Outcome::NotSent { status },
+        },
+    };
+    if let Err(error) = journal.record_outcome(attempt_id, &outcome) {
+        log::error!("write-off attempt {attempt_id}: outcome not recorded in the journal: {error}");
     }
 }
 

@@ -28,7 +28,7 @@ const MIN_BODY_BYTES: u64 = 1024;
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Names of the settings accepted by [`Config::set`].
-pub const SETTING_NAMES: [&str; 16] = [
+pub const SETTING_NAMES: [&str; 17] = [
     "url",
     "supplier",
     "connect_timeout_ms",
@@ -45,6 +45,7 @@ pub const SETTING_NAMES: [&str; 16] = [
     "pkcs12_password",
     "allow_http",
     "proxy",
+    "journal_file",
 ];
 
 /// A password: compared and cloned like a string, but never printed by `Debug`.
@@ -113,6 +114,9 @@ pub struct Config {
     /// HTTP proxy (CONNECT) URL such as `http://proxy:3128`. Proxy environment
     /// variables are never read.
     pub proxy: Option<String>,
+    /// File of the spend journal, which records every write-off attempt
+    /// before it is sent and its outcome afterwards.
+    pub journal_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -134,6 +138,7 @@ impl Default for Config {
             pkcs12_password: None,
             allow_http: false,
             proxy: None,
+            journal_file: None,
         }
     }
 }
@@ -179,6 +184,7 @@ impl Config {
             "pkcs12_file" => self.pkcs12_file = parse_optional(name, value, path)?,
             "allow_http" => self.allow_http = parse_flag(name, value, false)?,
             "proxy" => self.proxy = parse_optional(name, value, |_, v| Ok(v.to_owned()))?,
+            "journal_file" => self.journal_file = parse_optional(name, value, path)?,
             _ => {
                 return Err(Error::invalid_argument(format!(
                     "unknown setting {name:?}: expected one of {}",
@@ -314,6 +320,8 @@ mod tests {
         config.set("client_key_password", " with spaces ").unwrap();
         config.set("pkcs12_file", "client.p12").unwrap();
         config.set("pkcs12_password", "secret").unwrap();
+        config.set("journal_file", "spends.journal").unwrap();
+        assert_eq!(config.journal_file, Some(PathBuf::from("spends.journal")));
         assert!(!config.system_roots);
         assert_eq!(config.client_cert_file, Some(PathBuf::from("client.pem")));
         assert_eq!(config.client_key_file, Some(PathBuf::from("client.key")));

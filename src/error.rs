@@ -184,6 +184,7 @@ pub struct Error {
     http_status: Option<u16>,
     cause: Option<Status>,
     detail: Detail,
+    attempt_id: Option<String>,
 }
 
 impl Error {
@@ -196,7 +197,19 @@ impl Error {
             http_status: None,
             cause: None,
             detail: Detail::None,
+            attempt_id: None,
         }
+    }
+
+    pub(crate) fn with_attempt_id(mut self, attempt_id: Option<String>) -> Error {
+        self.attempt_id = attempt_id;
+        self
+    }
+
+    /// Returns the spend journal's id of the failed write-off attempt, when a
+    /// journal is configured and the attempt was recorded.
+    pub fn attempt_id(&self) -> Option<&str> {
+        self.attempt_id.as_deref()
     }
 
     pub(crate) fn with_detail(mut self, detail: Detail) -> Error {

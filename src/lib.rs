@@ -9,6 +9,7 @@
 pub mod config;
 pub mod error;
 pub mod ffi;
+pub mod journal;
 pub mod protocol;
 
 mod client;
@@ -17,4 +18,5 @@ mod transport;
 pub use client::{Client, mask_bonus_id};
 pub use config::Config;
 pub use error::{Detail, Error, Status};
+pub use journal::{PendingSpend, PendingState};
 pub use protocol::{Balance, WriteOff};

@@ -7,7 +7,7 @@ use super::config::{CONFIGS, esbyt_config, free_handle, invalid_handle};
 use super::error::esbyt_error;
 use super::handles::Registry;
 use super::panic::{guard, guard_value};
-use super::results::{esbyt_balance, esbyt_write_off};
+use super::results::{esbyt_balance, esbyt_pending_spend, esbyt_write_off};
 use super::strings::read_str;
 use crate::client::Client;
 use crate::error::{Error, Status};
@@ -15,6 +15,9 @@ use crate::error::{Error, Status};
 /// Maximum length in bytes of a participant id as passed in, surrounding
 /// whitespace included.
 const MAX_BONUS_ID_BYTES: usize = 256;
+
+/// Maximum length in bytes of a reconciliation note.
+const MAX_NOTE_BYTES: usize = 4096;
 
 static CLIENTS: LazyLock<Registry<Client>> = LazyLock::new(Registry::new);
 
@@ -143,8 +146,11 @@ pub unsafe extern "C" fn esbyt_check_bonus(
 /// `bonus_id` is checked as for `esbyt_check_bonus`; `amount` must be 1 to
 /// 2147483647. Every argument is checked before anything is sent. The request
 /// is sent at most once, never retried, on a new connection. On success
-/// `*write_off` holds the write-off number to print on the receipt; on
-/// failure it is zeroed.
+/// `*write_off` holds the write-off number to print on the receipt. On
+/// failure its `spend_id` is empty. With a `journal_file`, the attempt is
+/// recorded and flushed before the request is sent, and `attempt_id` names
+/// it on success and on failure; a journal that cannot be written fails the
+/// call with `ESBYT_CONFIG` before anything is sent.
 ///
 /// Returns one of:
 /// - `ESBYT_OK`: written off.
@@ -185,7 +191,12 @@ pub unsafe extern "C" fn esbyt_spend_bonus(
         // SAFETY: the caller guarantees the string is NULL or terminated.
         let bonus_id = unsafe { read_str(bonus_id, "bonus_id", MAX_BONUS_ID_BYTES) }?;
 
-        let result = client.spend_bonus(bonus_id, amount)?;
+        let result = client.spend_bonus(bonus_id, amount).map_err(|error| {
+            let record = esbyt_write_off::with_attempt_id(error.attempt_id());
+            // SAFETY: as above.
+            unsafe { write_off.write_unaligned(record) };
+            error
+        })?;
         // The write-off was executed; a number that cannot be delivered
         // leaves the caller without proof of it.
         let record =
@@ -193,5 +204,98 @@ pub unsafe extern "C" fn esbyt_spend_bonus(
         // SAFETY: as above.
         unsafe { write_off.write_unaligned(record) };
         Ok(())
+    })
+}
+
+/// Lists the write-off attempts of the spend journal that must be
+/// reconciled: those without an outcome (the process stopped during the
+/// call, for example in a crash or power loss) and those that ended in
+/// `ESBYT_OUTCOME_UNKNOWN`, unless marked resolved. Oldest first.
+///
+/// Fills up to `capacity` records of `pending` and stores the number of
+/// pending attempts in `*count`, which may exceed `capacity`: call again
+/// with a larger array then. `pending` may be NULL when `capacity` is 0.
+///
+/// Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL or freed `client`,
+/// NULL `count`, NULL `pending` with a positive `capacity`, negative
+/// `capacity`) or `ESBYT_CONFIG` (no `journal_file` set, or the journal
+/// cannot be read). Thread-safe, also across processes sharing the journal.
+///
+/// # Safety
+/// `pending` is NULL or points to `capacity` writable records; `count` is
+/// NULL or writable; `error` is NULL or points to a writable `esbyt_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn esbyt_journal_pending(
+    client: *const esbyt_client,
+    pending: *mut esbyt_pending_spend,
+    capacity: i32,
+    count: *mut i32,
+    error: *mut esbyt_error,
+) -> i32 {
+    guard(error, Status::Internal, || {
+        if count.is_null() {
+            return Err(Error::invalid_argument("count is NULL"));
+        }
+        // SAFETY: checked for NULL; the caller guarantees it is writable.
+        unsafe { count.write_unaligned(0) };
+        let capacity = usize::try_from(capacity).map_err(|_| {
+            Error::invalid_argument(format!(
+                "capacity {capacity} is invalid: expected 0 or more"
+            ))
+        })?;
+        if pending.is_null() && capacity > 0 {
+            return Err(Error::invalid_argument(
+                "pending is NULL but capacity is positive",
+            ));
+        }
+        let client = CLIENTS
+            .get(client.cast())
+            .ok_or_else(|| invalid_handle("client", "esbyt_client_new"))?;
+
+        let spends = client.pending_spends()?;
+        for (index, spend) in spends.iter().take(capacity).enumerate() {
+            let record = esbyt_pending_spend::from_pending(spend)?;
+            // SAFETY: index < capacity, and the caller guarantees `capacity` records.
+            unsafe { pending.add(index).write_unaligned(record) };
+        }
+        let total = i32::try_from(spends.len()).unwrap_or(i32::MAX);
+        // SAFETY: as above.
+        unsafe { count.write_unaligned(total) };
+        Ok(())
+    })
+}
+
+/// Marks a journal attempt resolved after the host reconciled it, so
+/// `esbyt_journal_pending` no longer lists it. `note` (may be NULL) is
+/// stored with it, for example "balance checked: written off".
+///
+/// Returns `ESBYT_OK`, also when the attempt was already resolved;
+/// `ESBYT_INVALID_ARGUMENT` (NULL or freed `client`, NULL or unknown
+/// `attempt_id`) or `ESBYT_CONFIG` (no `journal_file`, or it cannot be
+/// written). Thread-safe.
+///
+/// # Safety
+/// `attempt_id` and `note` are NULL or NUL-terminated; `error` is NULL or
+/// points to a writable `esbyt_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn esbyt_journal_resolve(
+    client: *const esbyt_client,
+    attempt_id: *const c_char,
+    note: *const c_char,
+    error: *mut esbyt_error,
+) -> i32 {
+    guard(error, Status::Internal, || {
+        let client = CLIENTS
+            .get(client.cast())
+            .ok_or_else(|| invalid_handle("client", "esbyt_client_new"))?;
+        // SAFETY: the caller guarantees the strings are NULL or terminated.
+        let attempt_id = unsafe { read_str(attempt_id, "attempt_id", MAX_BONUS_ID_BYTES) }?;
+        let note = if note.is_null() {
+            ""
+        } else {
+            // SAFETY: as above.
+            unsafe { read_str(note, "note", MAX_NOTE_BYTES) }?
+        };
+        client.resolve_spend(attempt_id, note)
     })
 }

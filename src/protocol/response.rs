@@ -30,6 +30,8 @@ pub struct WriteOff {
     /// The number of the write-off document, as text: its leading zeros are
     /// part of the number printed on the receipt.
     pub spend_id: String,
+    /// The spend journal's id of the attempt, when a journal is configured.
+    pub attempt_id: Option<String>,
 }
 
 /// Parses a `check_bonus` response. A non-zero `result` gives `Status::Server`,
@@ -51,6 +53,7 @@ pub fn parse_spend_bonus(body: &[u8], content_type: Option<&str>) -> Result<Writ
     document.check_result()?;
     Ok(WriteOff {
         spend_id: document.text_value("spend_id")?,
+        attempt_id: None,
     })
 }
 
