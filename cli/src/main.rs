@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use esbyt::config::Secret;
-use esbyt::{Client, Config, Detail, Error, Status};
+use esbyt::journal::Journal;
+use esbyt::{Client, Config, Detail, Error, PendingState, Status};
 use esbyt_emulator::{
     DEFAULT_PKI_PASSWORD, DEFAULT_SUPPLIER, Emulator, EmulatorConfig, TEST_BONUS_ID, TlsConfig,
     generate_test_pki,
@@ -55,6 +56,23 @@ enum Command {
         bonus_id: String,
         #[command(flatten)]
         server: ServerOptions,
+    },
+    /// List the write-off attempts of the spend journal that must be reconciled.
+    Pending {
+        /// Spend journal file.
+        #[arg(long, value_name = "FILE")]
+        journal_file: PathBuf,
+    },
+    /// Mark a spend journal attempt resolved after reconciling it.
+    Resolve {
+        /// Attempt id, as `pending` prints it.
+        attempt_id: String,
+        /// What the reconciliation found, stored in the journal.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Spend journal file.
+        #[arg(long, value_name = "FILE")]
+        journal_file: PathBuf,
     },
     /// Write bonuses off a participant's balance and print the write-off number.
     Spend {
@@ -113,6 +131,9 @@ struct ServerOptions {
     /// Password of an encrypted PKCS#8 client key.
     #[arg(long, value_name = "PASSWORD")]
     client_key_password: Option<String>,
+    /// Spend journal file: every write-off attempt is recorded before it is sent.
+    #[arg(long, value_name = "FILE")]
+    journal_file: Option<PathBuf>,
 }
 
 impl ServerOptions {
@@ -128,6 +149,7 @@ impl ServerOptions {
         config.client_key_file = self.client_key.clone();
         config.pkcs12_password = self.pkcs12_password.clone().map(Secret::new);
         config.client_key_password = self.client_key_password.clone().map(Secret::new);
+        config.journal_file = self.journal_file.clone();
         config.set("server_cert_sha256", &self.server_cert_sha256.join(","))?;
         if let Some(timeout) = self.timeout_ms {
             config.set("timeout_ms", &timeout.to_string())?;
@@ -158,6 +180,15 @@ fn main() -> ExitCode {
             amount,
             mutual_tls,
         } => demo(&server, &card, amount, mutual_tls),
+        Command::Pending { journal_file } => {
+            Journal::open(&journal_file).and_then(|journal| pending(&journal))
+        }
+        Command::Resolve {
+            attempt_id,
+            note,
+            journal_file,
+        } => Journal::open(&journal_file)
+            .and_then(|journal| journal.resolve(attempt_id.trim(), &note)),
         Command::Check { bonus_id, server } => {
             server.client().and_then(|client| check(&client, &bonus_id))
         }
@@ -264,6 +295,27 @@ fn spend(client: &Client, bonus_id: &str, amount: i64) -> Result<(), Error> {
     Ok(())
 }
 
+fn pending(journal: &Journal) -> Result<(), Error> {
+    let spends = journal.pending()?;
+    if spends.is_empty() {
+        println!("no write-off attempts to reconcile");
+    }
+    for spend in spends {
+        let state = match spend.state {
+            PendingState::NoOutcome => "no-outcome".to_owned(),
+            PendingState::OutcomeUnknown => match spend.cause {
+                Some(cause) => format!("outcome-unknown ({})", cause.name()),
+                None => "outcome-unknown".to_owned(),
+            },
+        };
+        println!(
+            "{} card {} amount {} supplier {} time_ms {} {state}",
+            spend.attempt_id, spend.bonus_id, spend.amount, spend.supplier, spend.time_ms
+        );
+    }
+    Ok(())
+}
+
 fn report(error: &Error) {
     eprintln!("error: {error}");
     if error.detail() != Detail::None {
@@ -271,6 +323,9 @@ fn report(error: &Error) {
     }
     if let Some(http_status) = error.http_status() {
         eprintln!("  HTTP status {http_status}");
+    }
+    if let Some(attempt_id) = error.attempt_id() {
+        eprintln!("  journal attempt {attempt_id}");
     }
     if error.status() == Status::OutcomeUnknown {
         eprintln!(

@@ -164,3 +164,122 @@ fn missing_url_explains_demo() {
         stderr(&output)
     );
 }
+
+#[test]
+fn processes_share_one_journal() {
+    let emulator = Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards()).unwrap();
+    let url = emulator.base_url();
+    let journal = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-journal-{}", std::process::id()));
+    let _ = std::fs::remove_file(&journal);
+    let journal_arg = journal.to_str().unwrap().to_owned();
+
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, journal_arg) = (url.clone(), journal_arg.clone());
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let arguments = [
+                        "spend",
+                        "2700009601212",
+                        "1",
+                        "--url",
+                        &url,
+                        "--supplier",
+                        "1111",
+                        "--allow-http",
+                        "--journal-file",
+                        &journal_arg,
+                    ];
+                    let output = esbyt(&arguments);
+                    assert!(output.status.success(), "{}", stderr(&output));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let pending = esbyt(&["pending", "--journal-file", &journal_arg]);
+
+    assert_eq!(
+        stdout(&pending).trim(),
+        "no write-off attempts to reconcile"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(
+        text.lines().filter(|line| line.starts_with("A\t")).count(),
+        20
+    );
+    assert_eq!(
+        text.lines().filter(|line| line.starts_with("O\t")).count(),
+        20
+    );
+    assert_eq!(emulator.executed_spends().len(), 20);
+}
+
+#[test]
+fn pending_and_resolve_subcommands() {
+    let journal = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-pending-{}", std::process::id()));
+    let _ = std::fs::remove_file(&journal);
+    let journal_arg = journal.to_str().unwrap();
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            // Accept, read the request, close without a response.
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buffer = [0u8; 1024];
+                let _ = std::io::Read::read(&mut stream, &mut buffer);
+            }
+        });
+        format!("http://{address}/")
+    };
+
+    let spend = esbyt(&[
+        "spend",
+        TEST_BONUS_ID,
+        "10",
+        "--url",
+        &dead,
+        "--supplier",
+        "1111",
+        "--allow-http",
+        "--journal-file",
+        journal_arg,
+    ]);
+    let listed = esbyt(&["pending", "--journal-file", journal_arg]);
+
+    assert_eq!(spend.status.code(), Some(19), "{}", stderr(&spend));
+    let listing = stdout(&listed);
+    assert!(
+        listing.contains("card 2700009601205 amount 10 supplier 1111"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("outcome-unknown (ESBYT_CONNECTION)"),
+        "{listing}"
+    );
+    let attempt_id = listing.split_whitespace().next().unwrap().to_owned();
+    assert!(
+        stderr(&spend).contains(&format!("journal attempt {attempt_id}")),
+        "{}",
+        stderr(&spend)
+    );
+
+    let resolved = esbyt(&[
+        "resolve",
+        &attempt_id,
+        "--note",
+        "not written off",
+        "--journal-file",
+        journal_arg,
+    ]);
+
+    assert!(resolved.status.success(), "{}", stderr(&resolved));
+    assert_eq!(
+        stdout(&esbyt(&["pending", "--journal-file", journal_arg])).trim(),
+        "no write-off attempts to reconcile"
+    );
+}
