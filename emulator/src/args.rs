@@ -3,8 +3,17 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use esbyt_emulator::{DEFAULT_FAULT_DELAY, DEFAULT_KEEP_ALIVE_TIMEOUT, Fault};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8808";
+
+/// Maximum of `--delay-ms`: ten minutes.
+pub const MAX_DELAY_MS: u64 = 600_000;
+
+/// Maximum of `--idle-close-ms`: one hour.
+pub const MAX_IDLE_CLOSE_MS: u64 = 3_600_000;
 
 /// Settings of the server, from the options without a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -14,6 +23,10 @@ pub struct Options {
     pub suppliers: Vec<i64>,
     pub quiet: bool,
     pub tls: Option<TlsFiles>,
+    /// Fault applied to every protocol request.
+    pub fault: Option<Fault>,
+    pub fault_delay: Duration,
+    pub keep_alive_timeout: Duration,
 }
 
 /// PEM files that switch the server to HTTPS.
@@ -125,6 +138,9 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
     let mut tls_key: Option<PathBuf> = None;
     let mut client_ca: Option<PathBuf> = None;
     let mut tls_dir: Option<PathBuf> = None;
+    let mut fault: Option<Fault> = None;
+    let mut fault_delay: Option<Duration> = None;
+    let mut keep_alive_timeout: Option<Duration> = None;
 
     let mut args = Args {
         rest: args.into_iter(),
@@ -177,6 +193,20 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
                 let value = args.value(&name, inline_value)?;
                 set_once(&mut tls_dir, PathBuf::from(value), &name)?;
             }
+            "--fault" => {
+                let value = args.value(&name, inline_value)?;
+                set_once(&mut fault, parse_fault(&value.to_string_lossy())?, &name)?;
+            }
+            "--delay-ms" => {
+                let value = args.value(&name, inline_value)?;
+                let delay = parse_millis(&name, &value.to_string_lossy(), 0, MAX_DELAY_MS)?;
+                set_once(&mut fault_delay, delay, &name)?;
+            }
+            "--idle-close-ms" => {
+                let value = args.value(&name, inline_value)?;
+                let timeout = parse_millis(&name, &value.to_string_lossy(), 1, MAX_IDLE_CLOSE_MS)?;
+                set_once(&mut keep_alive_timeout, timeout, &name)?;
+            }
             _ => return Err(format!("unknown option {name}")),
         }
     }
@@ -188,6 +218,9 @@ pub fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
         suppliers,
         quiet,
         tls,
+        fault,
+        fault_delay: fault_delay.unwrap_or(DEFAULT_FAULT_DELAY),
+        keep_alive_timeout: keep_alive_timeout.unwrap_or(DEFAULT_KEEP_ALIVE_TIMEOUT),
     }))
 }
 
@@ -288,6 +321,30 @@ fn parse_supplier(value: &str) -> Result<i64, String> {
     }
 }
 
+fn parse_fault(value: &str) -> Result<Fault, String> {
+    Fault::from_name(value).ok_or_else(|| {
+        let names: Vec<&str> = Fault::all().iter().map(|fault| fault.name()).collect();
+        format!(
+            "invalid --fault value {value:?}: expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// Parses a whole number of milliseconds from `min` to `max` for option `name`.
+fn parse_millis(name: &str, value: &str, min: u64, max: u64) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(millis)
+            if (min..=max).contains(&millis) && value.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(Duration::from_millis(millis))
+        }
+        _ => Err(format!(
+            "invalid {name} value {value:?}: expected milliseconds from {min} to {max}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +360,9 @@ mod tests {
             suppliers: vec![],
             quiet: false,
             tls,
+            fault: None,
+            fault_delay: DEFAULT_FAULT_DELAY,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
         }
     }
 
@@ -326,6 +386,11 @@ mod tests {
             "--tls-key=server.key",
             "--client-ca",
             "ca.pem",
+            "--fault",
+            "truncated-close",
+            "--delay-ms=250",
+            "--idle-close-ms",
+            "1500",
         ];
         let expected = Options {
             listen: "127.0.0.1:0".to_string(),
@@ -337,6 +402,9 @@ mod tests {
                 key: PathBuf::from("server.key"),
                 client_ca: Some(PathBuf::from("ca.pem")),
             }),
+            fault: Some(Fault::TruncatedClose),
+            fault_delay: Duration::from_millis(250),
+            keep_alive_timeout: Duration::from_millis(1500),
         };
         assert_eq!(parse(&args), Ok(Command::Serve(expected)));
     }
@@ -411,6 +479,63 @@ mod tests {
         for (args, message) in cases {
             assert_eq!(parse(args), Err(message.to_string()), "{args:?}");
         }
+    }
+
+    #[test]
+    fn every_fault_name_parses() {
+        for &fault in Fault::all() {
+            let Ok(Command::Serve(options)) = parse(&["--fault", fault.name()]) else {
+                panic!("--fault {fault} did not parse");
+            };
+            assert_eq!(options.fault, Some(fault));
+        }
+    }
+
+    #[test]
+    fn invalid_fault_options() {
+        let cases: [(&[&str], &str); 7] = [
+            (
+                &["--fault", "slow"],
+                "invalid --fault value \"slow\": expected one of delay, close-after-execute, \
+                 reset-before-execute, http-500-xml, http-502-html, empty-200, \
+                 truncated-length, truncated-close, windows-1251, idle-drop, redirect",
+            ),
+            (
+                &["--fault", "delay", "--fault", "redirect"],
+                "option --fault given more than once",
+            ),
+            (
+                &["--delay-ms", "600001"],
+                "invalid --delay-ms value \"600001\": expected milliseconds from 0 to 600000",
+            ),
+            (
+                &["--delay-ms", "-1"],
+                "invalid --delay-ms value \"-1\": expected milliseconds from 0 to 600000",
+            ),
+            (
+                &["--idle-close-ms", "0"],
+                "invalid --idle-close-ms value \"0\": expected milliseconds from 1 to 3600000",
+            ),
+            (
+                &["--idle-close-ms", "+5"],
+                "invalid --idle-close-ms value \"+5\": expected milliseconds from 1 to 3600000",
+            ),
+            (
+                &["--idle-close-ms"],
+                "option --idle-close-ms requires a value",
+            ),
+        ];
+        for (args, message) in cases {
+            assert_eq!(parse(args), Err(message.to_string()), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn zero_delay_is_accepted() {
+        let Ok(Command::Serve(options)) = parse(&["--delay-ms", "0"]) else {
+            panic!("--delay-ms 0 did not parse");
+        };
+        assert_eq!(options.fault_delay, Duration::ZERO);
     }
 
     #[test]

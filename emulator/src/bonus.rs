@@ -24,6 +24,11 @@ pub mod result_code {
     pub const UNKNOWN_SUPPLIER: i32 = 5;
     /// `amount` is larger than the card's balance.
     pub const INSUFFICIENT_BALANCE: i32 = 6;
+    /// The card is blocked. Only the `windows-1251` fault sends this code.
+    pub const CARD_BLOCKED: i32 = 7;
+    /// The server failed internally. Only the `http-500-xml` fault sends this code, with
+    /// HTTP status 500.
+    pub const INTERNAL_ERROR: i32 = 8;
 }
 
 /// Maximum number of characters of a rejected value quoted in an error message.
@@ -283,7 +288,7 @@ fn decode_component(encoded: &str) -> String {
 }
 
 /// Returns the first non-empty value of the parameter. An empty value counts as missing.
-fn find_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn find_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(key, _)| key == name)
@@ -348,7 +353,13 @@ fn render_spend_success(spend_id: &str) -> String {
 /// Renders an error document. The tab indentation and the space in `</message >` copy the
 /// partner document, so that clients are tested against the real shape.
 fn render_error(code: i32, message: &str) -> String {
-    let mut xml = String::from(XML_DECLARATION);
+    render_error_document("utf-8", code, message)
+}
+
+/// Renders an error document whose XML declaration names `encoding`. The caller encodes
+/// the returned text in that encoding.
+pub(crate) fn render_error_document(encoding: &str, code: i32, message: &str) -> String {
+    let mut xml = format!("<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n");
     xml.push_str("<response>\n");
     let _ = writeln!(xml, "\t<result>{code}</result>");
     let _ = writeln!(xml, "\t<message>{}</message >", escape_xml(message));

@@ -5,7 +5,10 @@ use std::error::Error;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use crate::fault::{DEFAULT_FAULT_DELAY, Fault, fault_cards};
+use crate::http::IDLE_TIMEOUT;
 use crate::tls::TlsConfig;
 
 /// Card id of the test participant named in the partner document.
@@ -16,6 +19,10 @@ pub const DEFAULT_SUPPLIER: i64 = 1111;
 
 /// Maximum number of digits in a card id (the protocol types `bonus_id` as varchar(13)).
 pub const MAX_BONUS_ID_DIGITS: usize = 13;
+
+/// Default time that a kept-alive connection may stay idle between requests before the
+/// server closes it.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = IDLE_TIMEOUT;
 
 /// A programme participant known to the emulator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +81,8 @@ pub(crate) fn is_valid_bonus_id(value: &str) -> bool {
         && value.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Returns the built-in cards. Every id is a valid EAN-13 number.
+/// Returns the built-in cards: the four below, then [`fault_cards`], one per [`Fault`].
+/// Every id is a valid EAN-13 number.
 ///
 /// | bonus_id | account | balance | purpose |
 /// |---|---|---|---|
@@ -83,12 +91,14 @@ pub(crate) fn is_valid_bonus_id(value: &str) -> bool {
 /// | 2700009601229 | 1055000000 | 0 | empty balance |
 /// | 2700009601236 | 1055999999 | 3000000000 | balance above `i32::MAX` |
 pub fn default_cards() -> Vec<Card> {
-    vec![
+    let mut cards = vec![
         Card::new(TEST_BONUS_ID, "1055444444", 500),
         Card::new("2700009601212", "0012345678", 1000),
         Card::new("2700009601229", "1055000000", 0),
         Card::new("2700009601236", "1055999999", 3_000_000_000),
-    ]
+    ];
+    cards.extend(fault_cards());
+    cards
 }
 
 /// Settings of one emulator instance.
@@ -102,17 +112,31 @@ pub struct EmulatorConfig {
     pub log_requests: bool,
     /// HTTPS settings. `None` serves plain HTTP.
     pub tls: Option<TlsConfig>,
+    /// Fault applied to every GET request on the protocol paths, in place of the faults of
+    /// the fault cards. `None` leaves only the fault cards.
+    pub fault: Option<Fault>,
+    /// Pause of the [`Fault::Delay`] fault, whether the fault comes from `fault` or from
+    /// its card.
+    pub fault_delay: Duration,
+    /// Time that a kept-alive connection may stay idle after a response before the server
+    /// closes it (FIN). The wait for the first request on a new connection is always 5
+    /// seconds. Must not be zero.
+    pub keep_alive_timeout: Duration,
 }
 
 impl EmulatorConfig {
     /// Creates a configuration with [`default_cards`], partner code [`DEFAULT_SUPPLIER`],
-    /// request logging off and plain HTTP.
+    /// request logging off, plain HTTP, no fault beyond the fault cards, a fault delay of
+    /// [`DEFAULT_FAULT_DELAY`] and a keep-alive timeout of [`DEFAULT_KEEP_ALIVE_TIMEOUT`].
     pub fn with_default_cards() -> Self {
         EmulatorConfig {
             cards: default_cards(),
             suppliers: vec![DEFAULT_SUPPLIER],
             log_requests: false,
             tls: None,
+            fault: None,
+            fault_delay: DEFAULT_FAULT_DELAY,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
         }
     }
 
@@ -131,8 +155,12 @@ impl EmulatorConfig {
         })
     }
 
-    /// Checks the cards and returns a message naming the first invalid or repeated one.
+    /// Checks the settings and returns a message naming the first invalid one: a zero
+    /// keep-alive timeout, or an invalid or repeated card.
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.keep_alive_timeout.is_zero() {
+            return Err("keep_alive_timeout is zero: expected at least 1 ms".to_string());
+        }
         let mut seen = HashMap::new();
         for (index, card) in self.cards.iter().enumerate() {
             card.validate()
@@ -333,7 +361,31 @@ mod tests {
         config.cards.push(Card::new(TEST_BONUS_ID, "1", 1));
         assert_eq!(
             config.validate(),
-            Err("card 5: duplicate bonus_id 2700009601205, first given as card 1".to_string())
+            Err("card 16: duplicate bonus_id 2700009601205, first given as card 1".to_string())
         );
+    }
+
+    #[test]
+    fn config_rejects_zero_keep_alive_timeout() {
+        let config = EmulatorConfig {
+            keep_alive_timeout: Duration::ZERO,
+            ..EmulatorConfig::with_default_cards()
+        };
+        assert_eq!(
+            config.validate(),
+            Err("keep_alive_timeout is zero: expected at least 1 ms".to_string())
+        );
+    }
+
+    #[test]
+    fn default_cards_include_fault_cards() {
+        let cards = default_cards();
+        for fault in Fault::all() {
+            let card = cards
+                .iter()
+                .find(|card| card.bonus_id == fault.bonus_id())
+                .unwrap_or_else(|| panic!("no card for fault {fault}"));
+            assert_eq!(card.balance, 1000, "{fault}");
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! The small part of HTTP/1.1 that the emulator needs: reading request heads from a
-//! connection and writing complete responses with `Content-Length`.
+//! connection and writing complete responses with `Content-Length`, and the broken
+//! deliveries of the faults: a truncated response, a reset.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use rustls::{ServerConnection, StreamOwned};
+use socket2::SockRef;
 
 /// Maximum size of a request head (request line and headers) in bytes. Larger heads get 431.
 pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -14,8 +16,9 @@ pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// body, so a larger one gets 413.
 pub(crate) const MAX_BODY_BYTES: u64 = 64 * 1024;
 
-/// Time that an open connection may stay silent before the next request starts. The
-/// emulator closes it afterwards, as servers close idle keep-alive connections.
+/// Time that a new connection may stay silent before its first request starts, and the
+/// default for `EmulatorConfig::keep_alive_timeout`. The emulator closes the connection
+/// afterwards, as servers close idle connections.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Maximum time between the first byte of a request and the end of its head and body.
@@ -54,8 +57,8 @@ pub(crate) struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
-    /// Value of the `Allow` header, sent with 405.
-    pub allow: Option<&'static str>,
+    /// Headers sent after `Content-Type` and `Content-Length`, such as `Allow` with 405.
+    pub extra_headers: Vec<(&'static str, String)>,
     /// Whether the connection must close after this response whatever the client asked.
     pub close: bool,
     /// `<result>` of a protocol document, for the request log.
@@ -74,7 +77,7 @@ impl Response {
             status: 200,
             content_type: XML_CONTENT_TYPE,
             body: xml.into_bytes(),
-            allow: None,
+            extra_headers: Vec::new(),
             close: false,
             result_code: Some(result_code),
             spend_id,
@@ -87,7 +90,7 @@ impl Response {
             status,
             content_type: TEXT_CONTENT_TYPE,
             body: text.into_bytes(),
-            allow: None,
+            extra_headers: Vec::new(),
             close: false,
             result_code: None,
             spend_id: None,
@@ -104,13 +107,16 @@ impl Response {
 fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }
@@ -122,7 +128,11 @@ pub(crate) enum ReadError {
     /// The client closed the connection or stayed idle before a new request started.
     Closed,
     /// The request is malformed or too large. The emulator sends the response, then closes.
-    Rejected { response: Response, reason: String },
+    Rejected {
+        /// Boxed because it is much larger than the other variants.
+        response: Box<Response>,
+        reason: String,
+    },
     /// The connection failed or closed in the middle of a request.
     Io(io::Error),
 }
@@ -131,7 +141,7 @@ impl ReadError {
     fn rejected(status: u16, reason: impl Into<String>) -> Self {
         let reason = reason.into();
         ReadError::Rejected {
-            response: Response::closing(status, &reason),
+            response: Box::new(Response::closing(status, &reason)),
             reason,
         }
     }
@@ -182,8 +192,9 @@ impl<S: ClientStream> Connection<S> {
         }
     }
 
-    /// Reads the next request head and discards its body, if any.
-    pub fn read_request(&mut self) -> Result<Request, ReadError> {
+    /// Reads the next request head and discards its body, if any. A connection that stays
+    /// silent for `idle_timeout` before the request starts counts as closed.
+    pub fn read_request(&mut self, idle_timeout: Duration) -> Result<Request, ReadError> {
         // Set when the first byte of the request line is available, which may be a byte left
         // over from the previous request.
         let mut started: Option<Instant> = None;
@@ -210,7 +221,7 @@ impl<S: ClientStream> Connection<S> {
             }
 
             let timeout = match started {
-                None => IDLE_TIMEOUT,
+                None => idle_timeout,
                 Some(start) => remaining(start)?,
             };
             match self.read_some(timeout) {
@@ -278,30 +289,45 @@ impl<S: ClientStream> Connection<S> {
         close: bool,
         confirm_keep_alive: bool,
     ) -> io::Result<()> {
-        let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-            response.status,
-            reason_phrase(response.status),
-            response.content_type,
-            response.body.len()
-        );
-        if let Some(allow) = response.allow {
-            head.push_str(&format!("Allow: {allow}\r\n"));
-        }
-        if close {
-            head.push_str("Connection: close\r\n");
-        } else if confirm_keep_alive {
-            head.push_str("Connection: keep-alive\r\n");
-        }
-        head.push_str("\r\n");
-
+        let head = encode_head(response, Framing::ContentLength, close, confirm_keep_alive);
         let mut message = head.into_bytes();
         message.extend_from_slice(&response.body);
+        self.write_message(&message)
+    }
+
+    /// Writes the head of the response and the first half of its body (rounded down), as
+    /// a server that fails in the middle of a response does. `close` and
+    /// `confirm_keep_alive` work as in [`Connection::write_response`]. The caller closes
+    /// the connection afterwards.
+    pub fn write_truncated(
+        &mut self,
+        response: &Response,
+        framing: Framing,
+        close: bool,
+        confirm_keep_alive: bool,
+    ) -> io::Result<()> {
+        let head = encode_head(response, framing, close, confirm_keep_alive);
+        let mut message = head.into_bytes();
+        message.extend_from_slice(&response.body[..response.body.len() / 2]);
+        self.write_message(&message)
+    }
+
+    fn write_message(&mut self, message: &[u8]) -> io::Result<()> {
         self.stream
             .socket()
             .set_write_timeout(Some(WRITE_TIMEOUT))?;
-        self.stream.write_all(&message)?;
+        self.stream.write_all(message)?;
         self.stream.flush()
+    }
+
+    /// Resets the connection: sets `SO_LINGER` to zero and closes the socket, so the
+    /// system sends RST instead of FIN. TLS sends no `close_notify`. Fails only when the
+    /// option cannot be set, and the connection is closed either way.
+    pub fn reset(self) -> io::Result<()> {
+        // The server keeps a clone of each socket for shutdown, and the socket closes only
+        // with its last descriptor, right after the connection thread ends. SO_LINGER
+        // belongs to the socket, so that last close sends the RST.
+        SockRef::from(self.stream.socket()).set_linger(Some(Duration::ZERO))
     }
 
     /// Closes the sending side, then reads and drops what the client still sends for up to
@@ -328,6 +354,44 @@ impl<S: ClientStream> Connection<S> {
             }
         }
     }
+}
+
+/// Marker of the end of a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// A `Content-Length` header with the length of the whole body.
+    ContentLength,
+    /// No `Content-Length`: the body ends when the connection closes, and the head
+    /// contains `Connection: close`.
+    UntilClose,
+}
+
+/// Renders the status line and the headers, up to and including the empty line.
+fn encode_head(
+    response: &Response,
+    framing: Framing,
+    close: bool,
+    confirm_keep_alive: bool,
+) -> String {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\n",
+        response.status,
+        reason_phrase(response.status),
+        response.content_type,
+    );
+    if framing == Framing::ContentLength {
+        head.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
+    }
+    for (name, value) in &response.extra_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if close || framing == Framing::UntilClose {
+        head.push_str("Connection: close\r\n");
+    } else if confirm_keep_alive {
+        head.push_str("Connection: keep-alive\r\n");
+    }
+    head.push_str("\r\n");
+    head
 }
 
 fn remaining(start: Instant) -> Result<Duration, ReadError> {

@@ -2,16 +2,18 @@
 //! or writes a test PKI with the `pki` command.
 
 mod args;
+mod help;
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
-use args::{Command, DEFAULT_LISTEN, Options, PkiOptions, TlsFiles, parse_args};
+use args::{Command, Options, PkiOptions, TlsFiles, parse_args};
 use esbyt_emulator::{
-    DEFAULT_PKI_PASSWORD, DEFAULT_SUPPLIER, Emulator, EmulatorConfig, PKI_VALIDITY_DAYS, PkiError,
-    TlsConfig, TlsFileError, default_cards, generate_test_pki,
+    DEFAULT_SUPPLIER, Emulator, EmulatorConfig, PkiError, TlsConfig, TlsFileError, default_cards,
+    generate_test_pki,
 };
+use help::help_text;
 
 /// Exit status for invalid command-line arguments.
 const USAGE_ERROR: u8 = 2;
@@ -74,6 +76,9 @@ fn serve(options: Options) -> ExitCode {
         suppliers,
         log_requests: !options.quiet,
         tls,
+        fault: options.fault,
+        fault_delay: options.fault_delay,
+        keep_alive_timeout: options.keep_alive_timeout,
     };
 
     let emulator = match Emulator::start(&options.listen, config) {
@@ -93,6 +98,11 @@ fn serve(options: Options) -> ExitCode {
                 ),
                 None => eprintln!("esbyt-emulator: HTTPS without client certificates"),
             }
+        }
+        if let Some(fault) = options.fault {
+            eprintln!(
+                "esbyt-emulator: fault {fault} applies to every GET request on / and /bonus/"
+            );
         }
     }
     // Scripts wait for this line to learn the port, so it goes to stdout at once.
@@ -149,68 +159,4 @@ fn write_pki(options: &PkiOptions) -> ExitCode {
         pki.dir.display()
     );
     ExitCode::SUCCESS
-}
-
-fn help_text() -> String {
-    let mut cards = String::new();
-    for card in default_cards() {
-        cards.push_str(&format!(
-            "  {:<14} {:<11} {}\n",
-            card.bonus_id, card.account, card.balance
-        ));
-    }
-    format!(
-        "\
-Emulator of the AO \"Chitaenergosbyt\" bonus server, for development and tests.
-
-Usage: esbyt-emulator [--listen ADDR] [--cards FILE] [--supplier CODE]... [--quiet]
-                      [--tls-cert FILE --tls-key FILE [--client-ca FILE] | --tls-dir DIR]
-       esbyt-emulator pki DIR [--password PASS] [--force]
-
-Options:
-  --listen ADDR      Address and port to listen on (default {DEFAULT_LISTEN}).
-                     Port 0 picks a free port.
-  --cards FILE       Load the cards from FILE instead of the built-in cards.
-  --supplier CODE    Accept partner code CODE in spend_bonus. Repeat the option to
-                     accept several codes. Without it, only {DEFAULT_SUPPLIER} is accepted.
-  --quiet            Do not log requests and failed TLS handshakes to stderr.
-  --tls-cert FILE    Serve HTTPS with the server certificate chain in PEM FILE, the
-                     server's own certificate first. Requires --tls-key.
-  --tls-key FILE     Private key of --tls-cert in PEM: PKCS#8, PKCS#1 or SEC1.
-  --client-ca FILE   Require a client certificate signed by a CA certificate in PEM
-                     FILE, as the production server does. A handshake without one
-                     fails. Requires --tls-cert.
-  --tls-dir DIR      Same as --tls-cert DIR/server.pem --tls-key DIR/server.key
-                     --client-ca DIR/ca.pem, the files that the pki command writes.
-  -h, --help         Print this help and exit.
-  -V, --version      Print the version and exit.
-
-On start the program prints 'esbyt-emulator listening on http://ADDR/' to stdout,
-or 'https://localhost:PORT/' with TLS on a loopback address, then serves until it
-is killed. HTTPS offers TLS 1.2 and 1.3. The protocol is served at both / and
-/bonus/:
-  GET /bonus/?command=check_bonus&bonus_id=2700009601205
-  GET /bonus/?command=spend_bonus&bonus_id=2700009601205&supplier=1111&amount=10
-Balances live in memory only and reset on restart.
-
-Built-in cards (bonus_id, account, balance):
-{cards}
-Cards file format: one card per line, 'BONUS_ID ACCOUNT BALANCE' separated by
-spaces. BONUS_ID is 1 to 13 digits, ACCOUNT is text without spaces (leading zeros
-are kept) and BALANCE is a non-negative integer. '#' starts a comment that runs to
-the end of the line, and blank lines are ignored. Each BONUS_ID may appear once.
-An invalid line stops the program with FILE:LINE and the problem.
-
-The pki command writes a test PKI for mutual TLS into DIR, creating DIR if needed:
-ca.pem (the CA certificate, which clients add as an extra trusted CA), server.pem
-and server.key (for localhost, 127.0.0.1 and ::1), client.pem and client.key (a
-client certificate and its PKCS#8 key), client.p12 (the client key and
-certificates as PKCS#12) and README.txt. Keys are ECDSA P-256, and certificates
-are valid for {PKI_VALIDITY_DAYS} days from now.
-  --password PASS    Password of client.p12, printable ASCII (default
-                     {DEFAULT_PKI_PASSWORD}).
-  --force            Replace existing files. Without it, the command fails and
-                     writes nothing when one of the files exists.
-"
-    )
 }

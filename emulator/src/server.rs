@@ -1,4 +1,5 @@
-//! The running server: the accept loop, one thread per connection, and routing.
+//! The running server: the accept loop, one thread per connection, and the delivery of
+//! each response, faults included.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,13 +8,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, Tc
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
 
-use crate::bonus::{BonusState, ExecutedSpend};
+use crate::bonus::{BonusState, ExecutedSpend, find_param, parse_query};
 use crate::config::EmulatorConfig;
-use crate::http::{ClientStream, Connection, ReadError, Request, Response};
+use crate::fault::Fault;
+use crate::http::{ClientStream, Connection, IDLE_TIMEOUT, ReadError, Request, Response};
+use crate::routing::{self, Action};
 use crate::tls;
 
 /// Paths that serve the protocol: the production base URL has `/`, the test server `/bonus/`.
@@ -30,6 +33,9 @@ const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Maximum time to wait for the connection that wakes the accept thread at shutdown.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Step of the delay fault's pause, so that shutdown does not wait for a whole pause.
+const STOP_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
 /// A running emulator. Dropping it or calling [`Emulator::shutdown`] stops the server:
 /// open connections are shut down and all its threads are joined.
 pub struct Emulator {
@@ -39,7 +45,7 @@ pub struct Emulator {
 }
 
 /// State shared by the accept thread, the connection threads and the [`Emulator`] handle.
-struct Shared {
+pub(crate) struct Shared {
     state: Mutex<BonusState>,
     log_requests: bool,
     /// TLS settings when the server speaks HTTPS.
@@ -47,10 +53,16 @@ struct Shared {
     stopping: AtomicBool,
     /// Clones of the open connections, so that shutdown can unblock their reads.
     connections: Mutex<HashMap<u64, TcpStream>>,
+    /// Fault applied to every protocol request, from [`EmulatorConfig::fault`].
+    pub(crate) fault: Option<Fault>,
+    /// Faults of the fault cards in the card set, by card id.
+    pub(crate) card_faults: HashMap<String, Fault>,
+    pub(crate) fault_delay: Duration,
+    keep_alive_timeout: Duration,
 }
 
 impl Shared {
-    fn state(&self) -> MutexGuard<'_, BonusState> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, BonusState> {
         // A panic in another thread cannot leave the state half-changed, because each
         // command checks everything before it changes a balance.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -69,9 +81,9 @@ impl Emulator {
     ///
     /// With [`EmulatorConfig::tls`] set, the server speaks HTTPS only.
     ///
-    /// Fails with `InvalidInput` when a card is invalid, two cards share an id, or the TLS
-    /// certificate, key or client CA is unusable, and with the bind error when the address
-    /// cannot be used.
+    /// Fails with `InvalidInput` when a card is invalid, two cards share an id, the
+    /// keep-alive timeout is zero, or the TLS certificate, key or client CA is unusable,
+    /// and with the bind error when the address cannot be used.
     pub fn start(listen: &str, config: EmulatorConfig) -> io::Result<Emulator> {
         let invalid_config = |message: String| {
             io::Error::new(
@@ -96,12 +108,23 @@ impl Emulator {
         })?;
         let local_addr = listener.local_addr()?;
 
+        let card_faults = config
+            .cards
+            .iter()
+            .filter_map(|card| {
+                Fault::from_bonus_id(&card.bonus_id).map(|fault| (card.bonus_id.clone(), fault))
+            })
+            .collect();
         let shared = Arc::new(Shared {
             state: Mutex::new(BonusState::new(&config)),
             log_requests: config.log_requests,
             tls,
             stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
+            fault: config.fault,
+            card_faults,
+            fault_delay: config.fault_delay,
+            keep_alive_timeout: config.keep_alive_timeout,
         });
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
@@ -285,13 +308,18 @@ fn serve_connection(stream: TcpStream, peer: &str, shared: &Shared) {
 }
 
 /// Serves requests until either side closes the connection. HTTP and HTTPS share this
-/// code, so keep-alive, limits and responses are the same for both.
+/// code, so keep-alive, limits, responses and faults are the same for both.
 fn serve_requests<S: ClientStream>(mut connection: Connection<S>, peer: &str, shared: &Shared) {
+    // A new connection has IDLE_TIMEOUT to start its first request, and a kept-alive one
+    // the configured keep-alive timeout between requests.
+    let mut idle_timeout = IDLE_TIMEOUT;
+    // Set by the idle-drop fault after its response.
+    let mut reset_next_request = false;
     loop {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let request = match connection.read_request() {
+        let request = match connection.read_request(idle_timeout) {
             Ok(request) => request,
             Err(ReadError::Closed) => return,
             Err(ReadError::Rejected { response, reason }) => {
@@ -313,58 +341,102 @@ fn serve_requests<S: ClientStream>(mut connection: Connection<S>, peer: &str, sh
                 return;
             }
         };
+        idle_timeout = shared.keep_alive_timeout;
 
-        let response = respond(shared, &request);
+        if reset_next_request {
+            if shared.log_requests {
+                log_fault(peer, &request, Fault::IdleDrop, None);
+            }
+            reset_connection(connection, peer);
+            return;
+        }
 
-        // Fault injection belongs here, between the request and the response. The response
-        // is plain data (status, headers, body bytes), so a fault can delay it, drop it
-        // and close the connection, cut the body short, or re-encode it.
+        let exchange = routing::respond(shared, &request);
+        if shared.log_requests
+            && let Some(fault) = exchange.fault
+        {
+            log_fault(peer, &request, fault, exchange.spend_id.as_deref());
+        }
+        let (response, delay, reset_next) = match exchange.action {
+            Action::Respond {
+                response,
+                delay,
+                reset_next_request,
+            } => (response, delay, reset_next_request),
+            Action::SendTruncated { response, framing } => {
+                let close = response.close || !request.keep_alive;
+                let confirm_keep_alive = request.is_http10 && !close;
+                let sent =
+                    connection.write_truncated(&response, framing, close, confirm_keep_alive);
+                match sent {
+                    Ok(()) => connection.close_gracefully(),
+                    Err(error) => log_send_failure(shared, peer, &error),
+                }
+                return;
+            }
+            Action::Close => {
+                connection.close_gracefully();
+                return;
+            }
+            Action::Reset => {
+                reset_connection(connection, peer);
+                return;
+            }
+        };
 
-        if shared.log_requests {
-            log_exchange(peer, &request, &response);
+        if !delay.is_zero() && !pause_unless_stopping(shared, delay) {
+            return;
+        }
+        if shared.log_requests && exchange.fault.is_none() {
+            log_exchange(peer, &request, &response, reset_next);
         }
         let close = response.close || !request.keep_alive;
         let confirm_keep_alive = request.is_http10 && !close;
         if let Err(error) = connection.write_response(&response, close, confirm_keep_alive) {
-            if shared.log_requests {
-                eprintln!("esbyt-emulator: {peer} failed to send the response: {error}");
-            }
+            log_send_failure(shared, peer, &error);
             return;
         }
         if close {
             connection.close_gracefully();
             return;
         }
+        reset_next_request = reset_next;
     }
 }
 
-/// Routes a request and, for a protocol command, executes it.
-fn respond(shared: &Shared, request: &Request) -> Response {
-    if !SERVED_PATHS.contains(&request.path.as_str()) {
-        return Response::text(
-            404,
-            format!(
-                "Not found: {}. The bonus protocol is served at / and /bonus/.\n",
-                request.path
-            ),
-        );
+/// Sleeps for `duration` in short steps. Returns `false`, early, when the server stops.
+fn pause_unless_stopping(shared: &Shared, duration: Duration) -> bool {
+    let deadline = Instant::now() + duration;
+    loop {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        thread::sleep(left.min(STOP_CHECK_INTERVAL));
     }
-    if request.method != "GET" {
-        let mut response = Response::text(
-            405,
-            format!(
-                "Method {} is not allowed: the bonus protocol uses GET.\n",
-                request.method
-            ),
-        );
-        response.allow = Some("GET");
-        return response;
-    }
-    let reply = shared.state().execute_query(&request.query);
-    Response::xml(reply.xml, reply.result_code, reply.spend_id)
 }
 
-fn log_exchange(peer: &str, request: &Request, response: &Response) {
+/// Resets the connection for a fault. A failure is logged even with request logging off,
+/// because the client then sees FIN where the fault promises RST.
+fn reset_connection<S: ClientStream>(connection: Connection<S>, peer: &str) {
+    if let Err(error) = connection.reset() {
+        eprintln!(
+            "esbyt-emulator: {peer} failed to set SO_LINGER to 0, so the connection closes \
+             with FIN instead of RST: {error}"
+        );
+    }
+}
+
+fn log_send_failure(shared: &Shared, peer: &str, error: &io::Error) {
+    if shared.log_requests {
+        eprintln!("esbyt-emulator: {peer} failed to send the response: {error}");
+    }
+}
+
+fn log_exchange(peer: &str, request: &Request, response: &Response, reset_next_request: bool) {
     let mut line = format!(
         "esbyt-emulator: {peer} {} {:?} -> {}",
         request.method, request.target, response.status
@@ -375,5 +447,23 @@ fn log_exchange(peer: &str, request: &Request, response: &Response) {
     if let Some(spend_id) = &response.spend_id {
         line.push_str(&format!(" spend_id={spend_id}"));
     }
+    if reset_next_request {
+        line.push_str(" (idle-drop: the next request on this connection gets a reset)");
+    }
     eprintln!("{line}");
+}
+
+/// Logs a fault as it fires: the request, the fault, the card and whether a write-off
+/// was executed, with its `spend_id`.
+fn log_fault(peer: &str, request: &Request, fault: Fault, spend_id: Option<&str>) {
+    let params = parse_query(&request.query);
+    let card = find_param(&params, "bonus_id").unwrap_or("none");
+    let executed = match spend_id {
+        Some(spend_id) => format!("yes spend_id={spend_id}"),
+        None => "no".to_string(),
+    };
+    eprintln!(
+        "esbyt-emulator: {peer} {} {:?} fault={fault} card={card} executed={executed}",
+        request.method, request.target
+    );
 }

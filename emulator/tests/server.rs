@@ -252,6 +252,8 @@ fn error_codes_are_distinct_and_nonzero() {
         result_code::UNKNOWN_CARD,
         result_code::UNKNOWN_SUPPLIER,
         result_code::INSUFFICIENT_BALANCE,
+        result_code::CARD_BLOCKED,
+        result_code::INTERNAL_ERROR,
     ];
     for (i, code) in codes.iter().enumerate() {
         assert_ne!(*code, result_code::SUCCESS);
@@ -363,8 +365,7 @@ fn custom_suppliers_replace_default() {
     let config = EmulatorConfig {
         cards: vec![Card::new("42", "0000000001", 10)],
         suppliers: vec![7, 8],
-        log_requests: false,
-        tls: None,
+        ..EmulatorConfig::with_default_cards()
     };
     let emulator = Emulator::start("127.0.0.1:0", config).unwrap();
     let addr = emulator.local_addr();
@@ -391,7 +392,7 @@ fn start_rejects_duplicate_cards() {
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
     assert_eq!(
         error.to_string(),
-        "invalid emulator configuration: card 5: duplicate bonus_id 2700009601205, first given as card 1"
+        "invalid emulator configuration: card 16: duplicate bonus_id 2700009601205, first given as card 1"
     );
 }
 
