@@ -10,6 +10,7 @@ require_rust
 need_command cc gcc
 need_command c++ g++
 need_command git git
+need_command openssl openssl
 install_missing
 require_rust_components
 

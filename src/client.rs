@@ -1,7 +1,8 @@
 //! The Rust API: a client that checks balances and writes bonuses off.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::base_url::check_base_url;
 use crate::config::Config;
 use crate::error::{Error, Status};
 use crate::journal::{Journal, Outcome, PendingSpend};
@@ -14,6 +15,7 @@ use crate::transport::{ConnectionChoice, HttpResponse, Transport, TransportFailu
 #[derive(Debug)]
 pub struct Client {
     base_url: String,
+    timeout: Duration,
     supplier: Option<i64>,
     transport: Transport,
     journal: Option<Journal>,
@@ -23,7 +25,7 @@ impl Client {
     /// Creates a client. The URL, the proxy and the CA file are checked here,
     /// so a bad configuration fails now and not on the first call.
     pub fn new(config: Config) -> Result<Client, Error> {
-        check_url(&config)?;
+        check_base_url(&config)?;
         let transport = Transport::new(&config)?;
         let journal = config
             .journal_file
@@ -33,6 +35,7 @@ impl Client {
         log::debug!("esbyt client created for {}", config.url);
         Ok(Client {
             base_url: config.url,
+            timeout: config.timeout,
             supplier: config.supplier,
             transport,
             journal,
@@ -83,13 +86,14 @@ impl Client {
         }
         .url(&self.base_url);
 
-        let response = match self.transport.get(&url, ConnectionChoice::Pooled) {
+        let deadline = Instant::now() + self.timeout;
+        let response = match self.transport.get(&url, ConnectionChoice::Pooled, deadline) {
             Err(failure) if failure.is_dead_pooled_connection() => {
                 log::debug!(
                     "kept-alive connection was dead ({}); retrying once on a new connection",
                     failure.error
                 );
-                self.transport.get(&url, ConnectionChoice::Fresh)
+                self.transport.get(&url, ConnectionChoice::Fresh, deadline)
             }
             other => other,
         };
@@ -134,6 +138,8 @@ impl Client {
                 "supplier is not set: set it to the partner code issued with the contract (1111 on the test server)",
             )
         })?;
+        // `Config::supplier` is a public field, so a Rust caller can bypass `Config::set`.
+        let supplier = protocol::validate_supplier(supplier)?;
 
         // The attempt reaches stable storage before the request leaves, so a
         // crash at any later point leaves a trace to reconcile.
@@ -164,7 +170,7 @@ impl Client {
     fn send_spend(&self, url: &str) -> Result<WriteOff, Error> {
         let response = self
             .transport
-            .get(url, ConnectionChoice::Fresh)
+            .get(url, ConnectionChoice::Fresh, Instant::now() + self.timeout)
             .map_err(spend_failure)?;
 
         interpret(&response, protocol::parse_spend_bonus).map_err(|error| match error.status() {
@@ -243,37 +249,6 @@ fn http_error(response: &HttpResponse) -> Error {
     Error::new(Status::Http, message.trim_end().to_owned()).with_http_status(response.status)
 }
 
-/// Rejects a URL the client cannot use, before any connection is made.
-fn check_url(config: &Config) -> Result<(), Error> {
-    let url = config.url.as_str();
-    if url.is_empty() {
-        return Err(Error::config(
-            "url is not set: set it to the base URL of the bonus server, such as https://bonus.e-sbyt.ru:888/",
-        ));
-    }
-    let invalid = |rule: &str| Error::config(format!("url {url:?} is invalid: {rule}"));
-
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|_| invalid("expected http:// or https:// followed by a host"))?;
-    if url.contains('#') {
-        return Err(invalid("a base URL must not contain a fragment (#)"));
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(invalid("expected http:// or https:// followed by a host"));
-    }
-    match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-        Some("https") => Ok(()),
-        Some("http") if config.allow_http => Ok(()),
-        Some("http") => Err(Error::config(format!(
-            "url {url:?} uses plain HTTP, which sends participant ids unencrypted; \
-             set allow_http to 1 for the partner's test server or the emulator, \
-             and use the https:// URL in production"
-        ))),
-        _ => Err(invalid("expected http:// or https:// followed by a host")),
-    }
-}
-
 /// Masks a participant id for logs: the first four and last three digits stay.
 pub fn mask_bonus_id(bonus_id: &str) -> String {
     let trimmed = bonus_id.trim();
@@ -328,51 +303,11 @@ fn log_call<T>(
 mod tests {
     use super::*;
 
-    fn config(url: &str, allow_http: bool) -> Config {
-        Config {
-            allow_http,
-            ..Config::new(url)
-        }
-    }
-
     #[test]
     fn masked_bonus_id_keeps_four_and_three() {
         assert_eq!(mask_bonus_id("2700009601205"), "2700******205");
         assert_eq!(mask_bonus_id(" 12345678\r\n"), "1234*678");
         assert_eq!(mask_bonus_id("1234567"), "*******");
-    }
-
-    #[test]
-    fn url_checks() {
-        assert!(check_url(&config("https://bonus.example:888/", false)).is_ok());
-        assert!(check_url(&config("http://127.0.0.1:8808/bonus/", true)).is_ok());
-
-        let cases = [
-            ("", "url is not set"),
-            (
-                "bonus.example",
-                "expected http:// or https:// followed by a host",
-            ),
-            (
-                "ftp://h/",
-                "expected http:// or https:// followed by a host",
-            ),
-            (
-                "https:///x",
-                "expected http:// or https:// followed by a host",
-            ),
-            ("https://h/#x", "must not contain a fragment"),
-            ("http://127.0.0.1:8808/bonus/", "uses plain HTTP"),
-        ];
-        for (url, expected) in cases {
-            let error = check_url(&config(url, false)).unwrap_err();
-            assert_eq!(error.status(), Status::Config, "{url}");
-            assert!(
-                error.message().contains(expected),
-                "{url}: {}",
-                error.message()
-            );
-        }
     }
 
     fn response(status: u16, body: &str) -> HttpResponse {

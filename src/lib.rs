@@ -12,7 +12,9 @@ pub mod ffi;
 pub mod journal;
 pub mod protocol;
 
+mod base_url;
 mod client;
+mod files;
 mod transport;
 
 pub use client::{Client, mask_bonus_id};

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -22,18 +22,18 @@ fn journal_path(name: &str) -> PathBuf {
     path
 }
 
-fn client_with_journal(url: &str, journal: &PathBuf) -> Client {
+fn client_with_journal(url: &str, journal: &Path) -> Client {
     Client::new(Config {
         allow_http: true,
         supplier: Some(1111),
         timeout: Duration::from_secs(5),
-        journal_file: Some(journal.clone()),
+        journal_file: Some(journal.to_path_buf()),
         ..Config::new(url)
     })
     .unwrap()
 }
 
-fn lines_of_kind(journal: &PathBuf, kind: &str) -> usize {
+fn lines_of_kind(journal: &Path, kind: &str) -> usize {
     let text = std::fs::read_to_string(journal).unwrap();
     text.lines()
         .filter(|line| line.starts_with(&format!("{kind}\t")))
@@ -54,10 +54,7 @@ fn successful_write_off_is_settled() {
         .expect("an attempt id with a journal");
     let text = std::fs::read_to_string(&journal).unwrap();
     assert!(text.contains(&format!("A\t{attempt_id}\t")), "{text}");
-    assert!(
-        text.contains(&format!("\t2700009601205\t1111\t10\t")),
-        "{text}"
-    );
+    assert!(text.contains("\t2700009601205\t1111\t10\t"), "{text}");
     assert!(
         text.contains(&format!("\tok\t{}\t", write_off.spend_id)),
         "{text}"

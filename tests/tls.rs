@@ -1,207 +1,277 @@
 //! HTTPS against a rustls server on loopback with certificates generated in
-//! the test: trust through the extra CA file, and the TLS failures a
-//! cashier's administrator must be able to tell apart.
+//! the test. Every case runs through the Rust API and through the C ABI of
+//! libesbyt.so.
+//!
+//! The cases cover trust through the extra CA file or a pinned fingerprint,
+//! and the failures of the server certificate that a cashier's administrator
+//! must be able to tell apart. They also cover unusable CA files and plain HTTP.
+
+#![cfg(target_os = "linux")]
 
 mod support;
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::thread;
 
-use esbyt::{Client, Config, Status};
-use esbyt_emulator::TEST_BONUS_ID;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use support::protocol_body;
+use esbyt::{Detail, Status};
+use esbyt_emulator::{DEFAULT_SUPPLIER, Emulator, EmulatorConfig, TEST_BONUS_ID};
+use support::calls::{Api, Calls, Operation};
+use support::pki::{self, Authority, Leaf, path_text, write_file};
+use support::tls_server::{TlsServer, TlsServerConfig};
 use time::{Duration, OffsetDateTime};
 
-/// A private CA and a server certificate it signed.
-struct Pki {
-    ca_pem: String,
-    server_chain: Vec<CertificateDer<'static>>,
-    server_key: PrivateKeyDer<'static>,
+/// Account of the test card, in the balance responses of the server and the emulator.
+const TEST_ACCOUNT: &str = "1055444444";
+
+/// Write-off number in the test server's write-off response.
+const SPEND_ID: &str = "000000005";
+
+/// Settings of a test, in the order they are applied.
+type Settings = Vec<(&'static str, String)>;
+
+/// A root CA and a folder for the test's files.
+struct Fixture {
+    dir: PathBuf,
+    ca: Authority,
+    ca_file: String,
 }
 
-fn make_pki(server_names: &[&str], not_after: OffsetDateTime) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_certificate = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
+impl Fixture {
+    fn new(test: &str) -> Fixture {
+        let dir = pki::test_dir(test);
+        let ca = Authority::root("esbyt test root CA");
+        let ca_file = path_text(&write_file(&dir, "ca.pem", &ca.pem));
+        Fixture { dir, ca, ca_file }
+    }
 
-    let server_key = KeyPair::generate().unwrap();
-    let names: Vec<String> = server_names.iter().map(|name| (*name).to_owned()).collect();
-    let mut server_params = CertificateParams::new(names).unwrap();
-    server_params.not_before = OffsetDateTime::now_utc() - Duration::days(30);
-    server_params.not_after = not_after;
-    let server_certificate = server_params.signed_by(&server_key, &issuer).unwrap();
-
-    Pki {
-        ca_pem: ca_certificate.pem(),
-        server_chain: vec![server_certificate.der().clone()],
-        server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> String {
+        path_text(&write_file(&self.dir, name, content))
     }
 }
 
-fn valid_pki() -> Pki {
-    make_pki(
-        &["localhost", "127.0.0.1"],
-        OffsetDateTime::now_utc() + Duration::days(30),
-    )
+/// Starts a server that presents the certificate and accepts any client.
+fn start_server(certificate: &Leaf) -> TlsServer {
+    TlsServer::start(TlsServerConfig::new(
+        vec![certificate.der.clone()],
+        certificate.key(),
+    ))
 }
 
-/// Starts an HTTPS server that responds to every request like the bonus server.
-/// Returns its port.
-fn start_https_server(pki: &Pki) -> u16 {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
-        .unwrap();
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let config = config.clone();
-            thread::spawn(move || {
-                let Ok(connection) = rustls::ServerConnection::new(config) else {
-                    return;
-                };
-                let mut tls = rustls::StreamOwned::new(connection, stream);
-                while let Some(head) = read_tls_head(&mut tls) {
-                    let body = protocol_body(&head);
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if tls.write_all(response.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
+fn base_settings(url: String) -> Settings {
+    vec![("url", url), ("supplier", "1111".to_owned())]
 }
 
-fn read_tls_head(stream: &mut impl std::io::Read) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
+/// Asserts that a balance check and a write-off succeeded and that the server
+/// responded to exactly that one write-off.
+fn assert_both_succeeded(calls: &Calls, server: &TlsServer) {
+    let api = calls.api;
+    calls.assert_ok("client_new");
+    let balance = calls.assert_ok("check_bonus");
+    assert_eq!(balance.amount, 500, "{api}");
+    assert_eq!(balance.account, TEST_ACCOUNT, "{api}");
+    assert_eq!(balance.bonus_id, TEST_BONUS_ID, "{api}");
+    let write_off = calls.assert_ok("spend_bonus");
+    assert_eq!(write_off.spend_id, SPEND_ID, "{api}");
+
+    server.wait_until_idle();
+    assert_eq!(server.write_offs(), 1, "{api}: write-offs responded to");
+}
+
+/// Asserts that a balance check and a write-off failed with `Status::Tls` and
+/// this detail, and that the server responded to no request.
+fn assert_both_failed(calls: &Calls, server: &TlsServer, detail: Detail, fragments: &[&str]) {
+    calls.assert_ok("client_new");
+    for call in ["check_bonus", "spend_bonus"] {
+        calls.assert_failed(call, Status::Tls, detail, fragments);
     }
-    Some(String::from_utf8_lossy(&head).into_owned())
+    server.wait_until_idle();
+    assert_eq!(
+        server.write_offs(),
+        0,
+        "{}: write-offs responded to",
+        calls.api
+    );
+    assert_eq!(
+        server.responded_requests(),
+        Vec::<String>::new(),
+        "{}",
+        calls.api
+    );
 }
 
-fn write_temp_file(name: &str, content: &str) -> PathBuf {
-    let directory =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let path = directory.join(name);
-    std::fs::write(&path, content).unwrap();
-    path
-}
-
-fn https_client(url: &str, extra_ca_file: Option<PathBuf>) -> Client {
-    Client::new(Config {
-        supplier: Some(1111),
-        extra_ca_file,
-        ..Config::new(url)
-    })
-    .unwrap()
-}
+const BOTH_CALLS: [Operation; 2] = [Operation::Check, Operation::Spend(10)];
 
 #[test]
 fn extra_ca_file_makes_private_ca_trusted() {
-    let pki = valid_pki();
-    let port = start_https_server(&pki);
-    let ca_file = write_temp_file("ca-trusted.pem", &pki.ca_pem);
-    let client = https_client(&format!("https://localhost:{port}/"), Some(ca_file));
+    let fixture = Fixture::new("extra_ca_file_makes_private_ca_trusted");
+    let certificate = fixture.ca.server(&["localhost", "127.0.0.1"]);
 
-    let balance = client.check_bonus(TEST_BONUS_ID).unwrap();
-    let write_off = client.spend_bonus(TEST_BONUS_ID, 10).unwrap();
+    for api in Api::ALL {
+        let server = start_server(&certificate);
+        let mut settings = base_settings(server.url());
+        settings.push(("extra_ca_file", fixture.ca_file.clone()));
+        let calls = api.run(&settings, &BOTH_CALLS);
 
-    assert_eq!(balance.amount, 500);
-    assert_eq!(write_off.spend_id, "000000005");
+        assert_both_succeeded(&calls, &server);
+    }
+}
+
+#[test]
+fn ip_address_in_certificate() {
+    let fixture = Fixture::new("ip_address_in_certificate");
+    let certificate = fixture.ca.server(&["127.0.0.1"]);
+
+    for api in Api::ALL {
+        let server = start_server(&certificate);
+        let mut settings = base_settings(server.url_for_host("127.0.0.1"));
+        settings.push(("extra_ca_file", fixture.ca_file.clone()));
+        let calls = api.run(&settings, &BOTH_CALLS);
+
+        assert_both_succeeded(&calls, &server);
+    }
 }
 
 #[test]
 fn unknown_issuer_names_extra_ca_option() {
-    let pki = valid_pki();
-    let port = start_https_server(&pki);
-    let client = https_client(&format!("https://localhost:{port}/"), None);
+    let fixture = Fixture::new("unknown_issuer_names_extra_ca_option");
+    let certificate = fixture.ca.server(&["localhost"]);
 
-    let check = client.check_bonus(TEST_BONUS_ID).unwrap_err();
-    let spend = client.spend_bonus(TEST_BONUS_ID, 10).unwrap_err();
+    for api in Api::ALL {
+        let server = start_server(&certificate);
+        let calls = api.run(&base_settings(server.url()), &BOTH_CALLS);
 
-    assert_eq!(check.status(), Status::Tls);
-    assert!(
-        check.message().contains("unknown issuer"),
-        "{}",
-        check.message()
-    );
-    assert!(
-        check.message().contains("extra_ca_file"),
-        "{}",
-        check.message()
-    );
-    assert_eq!(
-        spend.status(),
-        Status::Tls,
-        "nothing was sent, so the outcome is known"
-    );
+        assert_both_failed(
+            &calls,
+            &server,
+            Detail::TlsUnknownIssuer,
+            &[
+                "the certificate of localhost is not trusted: unknown issuer",
+                "extra_ca_file",
+                "server_cert_sha256",
+            ],
+        );
+    }
 }
 
 #[test]
 fn name_mismatch_names_the_host() {
-    let pki = make_pki(
-        &["bonus.test"],
-        OffsetDateTime::now_utc() + Duration::days(30),
-    );
-    let port = start_https_server(&pki);
-    let ca_file = write_temp_file("ca-mismatch.pem", &pki.ca_pem);
-    let client = https_client(&format!("https://localhost:{port}/"), Some(ca_file));
+    let fixture = Fixture::new("name_mismatch_names_the_host");
+    let certificate = fixture.ca.server(&["bonus.test"]);
 
-    let error = client.check_bonus(TEST_BONUS_ID).unwrap_err();
+    for api in Api::ALL {
+        for host in ["localhost", "127.0.0.1"] {
+            let server = start_server(&certificate);
+            let mut settings = base_settings(server.url_for_host(host));
+            settings.push(("extra_ca_file", fixture.ca_file.clone()));
+            let calls = api.run(&settings, &BOTH_CALLS);
 
-    assert_eq!(error.status(), Status::Tls);
-    assert!(
-        error
-            .message()
-            .contains("not valid for the name \"localhost\""),
-        "{}",
-        error.message()
-    );
+            let expected = format!("not valid for the name \"{host}\"");
+            assert_both_failed(
+                &calls,
+                &server,
+                Detail::TlsNameMismatch,
+                &[&expected, "use a host name in the URL"],
+            );
+        }
+    }
 }
 
 #[test]
 fn expired_certificate_is_reported() {
-    let pki = make_pki(
+    let fixture = Fixture::new("expired_certificate_is_reported");
+    let now = OffsetDateTime::now_utc();
+    let certificate = fixture.ca.server_valid(
         &["localhost"],
-        OffsetDateTime::now_utc() - Duration::days(1),
+        now - Duration::days(60),
+        now - Duration::days(1),
     );
-    let port = start_https_server(&pki);
-    let ca_file = write_temp_file("ca-expired.pem", &pki.ca_pem);
-    let client = https_client(&format!("https://localhost:{port}/"), Some(ca_file));
 
-    let error = client.check_bonus(TEST_BONUS_ID).unwrap_err();
+    for api in Api::ALL {
+        let server = start_server(&certificate);
+        let mut settings = base_settings(server.url());
+        settings.push(("extra_ca_file", fixture.ca_file.clone()));
+        let calls = api.run(&settings, &BOTH_CALLS);
 
-    assert_eq!(error.status(), Status::Tls);
-    assert!(
-        error.message().contains("has expired"),
-        "{}",
-        error.message()
+        assert_both_failed(
+            &calls,
+            &server,
+            Detail::TlsCertificateExpired,
+            &["the certificate of localhost has expired", "clock"],
+        );
+    }
+}
+
+#[test]
+fn not_yet_valid_certificate() {
+    let fixture = Fixture::new("not_yet_valid_certificate");
+    let now = OffsetDateTime::now_utc();
+    let certificate = fixture.ca.server_valid(
+        &["localhost"],
+        now + Duration::days(1),
+        now + Duration::days(30),
     );
+
+    for api in Api::ALL {
+        let server = start_server(&certificate);
+        let mut settings = base_settings(server.url());
+        settings.push(("extra_ca_file", fixture.ca_file.clone()));
+        let calls = api.run(&settings, &BOTH_CALLS);
+
+        assert_both_failed(
+            &calls,
+            &server,
+            Detail::TlsCertificateNotYetValid,
+            &["the certificate of localhost is not valid yet", "clock"],
+        );
+    }
+}
+
+#[test]
+fn pin_accepts_untrusted_issuer() {
+    let fixture = Fixture::new("pin_accepts_untrusted_issuer");
+    let certificate = fixture.ca.server(&["localhost"]);
+    let other = fixture.ca.server(&["localhost"]);
+    let notations = [
+        certificate.sha256_hex(),
+        certificate.sha256_colons(),
+        format!("{}, {}", other.sha256_hex(), certificate.sha256_colons()),
+    ];
+
+    for api in Api::ALL {
+        for pin in &notations {
+            let server = start_server(&certificate);
+            let mut settings = base_settings(server.url());
+            settings.push(("server_cert_sha256", pin.clone()));
+            let calls = api.run(&settings, &BOTH_CALLS);
+
+            assert_both_succeeded(&calls, &server);
+        }
+    }
+}
+
+#[test]
+fn pin_mismatch_shows_fingerprint() {
+    let fixture = Fixture::new("pin_mismatch_shows_fingerprint");
+    let certificate = fixture.ca.server(&["localhost"]);
+    let other = fixture.ca.server(&["localhost"]);
+
+    for api in Api::ALL {
+        let server = start_server(&certificate);
+        let mut settings = base_settings(server.url());
+        // The CA is trusted too: a pin replaces the chain check, so a
+        // certificate of a trusted CA that is not pinned is still rejected.
+        settings.push(("extra_ca_file", fixture.ca_file.clone()));
+        settings.push(("server_cert_sha256", other.sha256_hex()));
+        let calls = api.run(&settings, &BOTH_CALLS);
+
+        let expected = format!(
+            "the certificate of localhost has SHA-256 fingerprint {}, which is not in server_cert_sha256",
+            certificate.sha256_colons()
+        );
+        assert_both_failed(&calls, &server, Detail::TlsPinMismatch, &[&expected]);
+    }
 }
 
 #[test]
@@ -217,79 +287,169 @@ fn plain_http_server_on_https_url() {
             let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
         }
     });
-    let client = https_client(&format!("https://{address}/"), None);
 
-    let error = client.spend_bonus(TEST_BONUS_ID, 10).unwrap_err();
+    for api in Api::ALL {
+        let calls = api.run(&base_settings(format!("https://{address}/")), &BOTH_CALLS);
 
-    assert_eq!(error.status(), Status::Tls, "{error}");
-    assert!(
-        error
-            .message()
-            .contains("check that the server speaks HTTPS on this port"),
-        "{}",
-        error.message()
-    );
+        calls.assert_ok("client_new");
+        for call in ["check_bonus", "spend_bonus"] {
+            calls.assert_failed(
+                call,
+                Status::Tls,
+                Detail::TlsNotTls,
+                &["check that the server speaks HTTPS on this port"],
+            );
+        }
+    }
 }
 
 #[test]
 fn silent_server_times_out_during_handshake() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    let client = Client::new(Config {
-        supplier: Some(1111),
-        connect_timeout: std::time::Duration::from_millis(300),
-        ..Config::new(format!("https://{address}/"))
-    })
-    .unwrap();
 
-    let error = client.spend_bonus(TEST_BONUS_ID, 10).unwrap_err();
+    for api in Api::ALL {
+        let mut settings = base_settings(format!("https://{address}/"));
+        settings.push(("connect_timeout_ms", "300".to_owned()));
+        let calls = api.run(&settings, &[Operation::Spend(10)]);
 
-    assert_eq!(error.status(), Status::Timeout, "{error}");
-    assert!(
-        error.message().starts_with("connecting to"),
-        "{}",
-        error.message()
-    );
+        calls.assert_ok("client_new");
+        calls.assert_failed(
+            "spend_bonus",
+            Status::Timeout,
+            Detail::None,
+            &["the TLS handshake with", "timed out", "speaks HTTPS"],
+        );
+    }
     drop(listener);
+}
+
+/// Asserts that creating a client with this CA file fails with
+/// `Status::Config` and a message with every fragment.
+fn assert_ca_file_rejected(ca_file: &str, fragments: &[&str]) {
+    for api in Api::ALL {
+        let mut settings = base_settings("https://localhost/".to_owned());
+        settings.push(("extra_ca_file", ca_file.to_owned()));
+        let calls = api.run(&settings, &[]);
+
+        calls.assert_failed("client_new", Status::Config, Detail::None, fragments);
+    }
 }
 
 #[test]
 fn unreadable_extra_ca_file_is_config_error() {
-    let missing = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such-ca.pem");
-    let error = Client::new(Config {
-        extra_ca_file: Some(missing),
-        ..Config::new("https://localhost/")
-    })
-    .unwrap_err();
+    let fixture = Fixture::new("unreadable_extra_ca_file_is_config_error");
+    let missing = path_text(&fixture.dir.join("no-such-ca.pem"));
 
-    assert_eq!(error.status(), Status::Config);
-    assert!(
-        error.message().contains("no-such-ca.pem"),
-        "{}",
-        error.message()
-    );
-    assert!(
-        error.message().contains("cannot be read"),
-        "{}",
-        error.message()
-    );
+    assert_ca_file_rejected(&missing, &["extra_ca_file", &missing, "cannot be read"]);
 }
 
 #[test]
 fn extra_ca_file_without_certificates_is_config_error() {
-    let path = write_temp_file("not-a-ca.pem", "this is not a certificate\n");
-    let error = Client::new(Config {
-        extra_ca_file: Some(path),
-        ..Config::new("https://localhost/")
-    })
-    .unwrap_err();
+    let fixture = Fixture::new("extra_ca_file_without_certificates_is_config_error");
+    let path = fixture.write("not-a-ca.pem", "this is not a certificate\n");
 
-    assert_eq!(error.status(), Status::Config);
-    assert!(
-        error
-            .message()
-            .contains("contains no usable CA certificate"),
-        "{}",
-        error.message()
+    assert_ca_file_rejected(
+        &path,
+        &[
+            "extra_ca_file",
+            &path,
+            "contains no usable CA certificate",
+            "BEGIN CERTIFICATE",
+        ],
     );
+}
+
+#[test]
+fn empty_ca_file() {
+    let fixture = Fixture::new("empty_ca_file");
+    let path = fixture.write("empty.pem", "");
+
+    assert_ca_file_rejected(&path, &["extra_ca_file", &path, "is empty"]);
+}
+
+#[test]
+fn corrupt_ca_file() {
+    let fixture = Fixture::new("corrupt_ca_file");
+    let pem = &fixture.ca.pem;
+    // Base64 that breaks off in the middle of the certificate.
+    let truncated = format!("{}\n-----END CERTIFICATE-----\n", &pem[..pem.len() / 2]);
+    // Valid base64 of bytes that are no certificate.
+    let not_der = "-----BEGIN CERTIFICATE-----\nMIIBAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n-----END CERTIFICATE-----\n";
+    // A PEM block without its end line.
+    let unterminated = &pem[..pem.len() - "-----END CERTIFICATE-----\n".len()];
+
+    for (name, content) in [
+        ("truncated.pem", truncated.as_str()),
+        ("not-der.pem", not_der),
+        ("unterminated.pem", unterminated),
+    ] {
+        let path = fixture.write(name, content);
+        assert_ca_file_rejected(
+            &path,
+            &["extra_ca_file", &path, "contains no usable CA certificate"],
+        );
+    }
+}
+
+#[test]
+fn ca_file_saved_by_notepad() {
+    let fixture = Fixture::new("ca_file_saved_by_notepad");
+    let certificate = fixture.ca.server(&["localhost"]);
+    let crlf_only = fixture.write("ca-crlf.pem", fixture.ca.pem.replace('\n', "\r\n"));
+    let notepad = fixture.write("ca-notepad.pem", pki::as_notepad_saves(&fixture.ca.pem));
+
+    for api in Api::ALL {
+        for ca_file in [&crlf_only, &notepad] {
+            let server = start_server(&certificate);
+            let mut settings = base_settings(server.url());
+            settings.push(("extra_ca_file", ca_file.clone()));
+            settings.push(("system_roots", "0".to_owned()));
+            let calls = api.run(&settings, &BOTH_CALLS);
+
+            assert_both_succeeded(&calls, &server);
+        }
+    }
+}
+
+#[test]
+fn plain_http_refused_by_default() {
+    let emulator = Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards())
+        .expect("failed to start the emulator on 127.0.0.1");
+
+    for api in Api::ALL {
+        let calls = api.run(&base_settings(emulator.base_url()), &BOTH_CALLS);
+
+        calls.assert_failed(
+            "client_new",
+            Status::Config,
+            Detail::None,
+            &["uses plain HTTP", "set allow_http to 1", "https://"],
+        );
+        assert_eq!(calls.outcomes.len(), 1, "{api}: a call ran");
+    }
+    assert!(emulator.executed_spends().is_empty());
+}
+
+#[test]
+fn plain_http_allowed() {
+    for api in Api::ALL {
+        let emulator = Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards())
+            .expect("failed to start the emulator on 127.0.0.1");
+        let mut settings = base_settings(emulator.base_url());
+        settings.push(("allow_http", "1".to_owned()));
+        let calls = api.run(&settings, &BOTH_CALLS);
+
+        calls.assert_ok("client_new");
+        let balance = calls.assert_ok("check_bonus");
+        assert_eq!(balance.amount, 500, "{api}");
+        assert_eq!(balance.account, TEST_ACCOUNT, "{api}");
+        let write_off = calls.assert_ok("spend_bonus");
+        assert_eq!(write_off.spend_id, "000000001", "{api}");
+        let spends = emulator.executed_spends();
+        assert_eq!(spends.len(), 1, "{api}: {spends:?}");
+        assert_eq!(spends[0].amount, 10, "{api}");
+        assert_eq!(spends[0].supplier, DEFAULT_SUPPLIER, "{api}");
+        assert_eq!(emulator.balance(TEST_BONUS_ID), Some(490), "{api}");
+    }
 }

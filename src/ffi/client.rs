@@ -191,11 +191,10 @@ pub unsafe extern "C" fn esbyt_spend_bonus(
         // SAFETY: the caller guarantees the string is NULL or terminated.
         let bonus_id = unsafe { read_str(bonus_id, "bonus_id", MAX_BONUS_ID_BYTES) }?;
 
-        let result = client.spend_bonus(bonus_id, amount).map_err(|error| {
+        let result = client.spend_bonus(bonus_id, amount).inspect_err(|error| {
             let record = esbyt_write_off::with_attempt_id(error.attempt_id());
             // SAFETY: as above.
             unsafe { write_off.write_unaligned(record) };
-            error
         })?;
         // The write-off was executed; a number that cannot be delivered
         // leaves the caller without proof of it.

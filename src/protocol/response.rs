@@ -50,7 +50,16 @@ pub fn parse_check_bonus(body: &[u8], content_type: Option<&str>) -> Result<Bala
 /// anything else unusable gives `Status::Protocol`.
 pub fn parse_spend_bonus(body: &[u8], content_type: Option<&str>) -> Result<WriteOff, Error> {
     let document = Document::parse(body, content_type)?;
-    document.check_result()?;
+    let result = document.check_result();
+    // A refusal that carries a write-off number contradicts itself, so it
+    // cannot prove that nothing was written off.
+    if let (Err(refusal), Some(spend_id)) = (&result, document.get("spend_id")) {
+        return Err(Error::protocol(format!(
+            "the response has both a non-zero result {} and the write-off number {spend_id:?}",
+            refusal.server_code().unwrap_or_default()
+        )));
+    }
+    result?;
     Ok(WriteOff {
         spend_id: document.text_value("spend_id")?,
         attempt_id: None,
@@ -167,7 +176,8 @@ fn parse_fields(text: &str) -> Result<Vec<(String, String)>, Error> {
                 depth += 1;
                 match depth {
                     1 => check_root(&name, text)?,
-                    2 => current = Some((name, String::new())),
+                    2 if is_known(&name) => current = Some((name, String::new())),
+                    3 => check_no_children(current.as_ref(), &name)?,
                     _ => {}
                 }
             }
@@ -178,7 +188,8 @@ fn parse_fields(text: &str) -> Result<Vec<(String, String)>, Error> {
                         check_root(&name, text)?;
                         return Ok(fields);
                     }
-                    1 => add_field(&mut fields, name, String::new())?,
+                    1 if is_known(&name) => add_field(&mut fields, name, String::new())?,
+                    2 => check_no_children(current.as_ref(), &name)?,
                     _ => {}
                 }
             }
@@ -225,6 +236,28 @@ fn parse_fields(text: &str) -> Result<Vec<(String, String)>, Error> {
             Event::Eof => return Err(truncated_error()),
             _ => {}
         }
+    }
+}
+
+/// Elements of the protocol. Others are skipped unread, so a server upgrade
+/// that adds elements does not break cash registers, and a body of many
+/// unknown elements costs no more than reading it.
+const KNOWN_ELEMENTS: [&str; 6] = [
+    "result", "message", "account", "bonus_id", "amount", "spend_id",
+];
+
+fn is_known(name: &str) -> bool {
+    KNOWN_ELEMENTS.contains(&name)
+}
+
+/// Rejects markup inside a protocol value: `<result>0<x>5</x></result>`
+/// has no single meaning.
+fn check_no_children(current: Option<&(String, String)>, child: &str) -> Result<(), Error> {
+    match current {
+        Some((name, _)) => Err(Error::protocol(format!(
+            "element <{name}> contains the element <{child}>, but a value was expected"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -536,6 +569,60 @@ mod tests {
             error.message(),
             "element <spend_id> contains a control character: \"12\\u{1}3\""
         );
+    }
+
+    #[test]
+    fn markup_inside_value_rejected() {
+        let message = protocol_error(b"<response><account>1</account><bonus_id>5</bonus_id><amount>5</amount><result>0<x>5</x></result></response>");
+        assert_eq!(
+            message,
+            "element <result> contains the element <x>, but a value was expected"
+        );
+        let message = protocol_error(b"<response><result>0<br/></result></response>");
+        assert_eq!(
+            message,
+            "element <result> contains the element <br>, but a value was expected"
+        );
+    }
+
+    #[test]
+    fn refusal_with_spend_id_rejected() {
+        let error = parse_spend_bonus(
+            b"<response><spend_id>000000007</spend_id><result>6</result><message>x</message></response>",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.status(), Status::Protocol);
+        assert!(
+            error
+                .message()
+                .contains("non-zero result 6 and the write-off number \"000000007\""),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn many_unknown_elements_parse_in_linear_time() {
+        // Quadratic handling of 200 000 elements would take minutes.
+        let mut body = String::from("<response>");
+        for index in 0..200_000 {
+            body.push_str(&format!("<e{index}>x</e{index}>"));
+        }
+        body.push_str("<account>1</account><bonus_id>5</bonus_id><amount>7</amount><result>0</result></response>");
+        assert_eq!(balance(&body).amount, 7);
+    }
+
+    #[test]
+    fn entity_expansion_bomb_rejected() {
+        let body = concat!(
+            "<?xml version=\"1.0\"?><!DOCTYPE response [",
+            "<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">",
+            "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">",
+            "]><response><result>1</result><message>&d;</message></response>"
+        );
+        let message = protocol_error(body.as_bytes());
+        assert_eq!(message, "the response uses an unknown XML reference &d;");
     }
 
     #[test]

@@ -51,24 +51,8 @@ fn quoted(path: &Path) -> String {
     format!("{:?}", path.display().to_string())
 }
 
-/// Reads a file, dropping a UTF-8 byte-order mark that Windows Notepad adds.
 fn read_file(path: &Path, setting: &str) -> Result<Vec<u8>, Error> {
-    let bytes = std::fs::read(path).map_err(|error| {
-        Error::config(format!(
-            "{setting} {} cannot be read: {error}",
-            quoted(path)
-        ))
-    })?;
-    if bytes.is_empty() {
-        return Err(Error::config(format!(
-            "{setting} {} is empty",
-            quoted(path)
-        )));
-    }
-    Ok(match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => rest.to_vec(),
-        None => bytes,
-    })
+    crate::files::read_setting_file(path, setting)
 }
 
 /// The PEM sections of a file that matter here.

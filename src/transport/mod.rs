@@ -12,6 +12,7 @@ mod trace;
 mod trust;
 
 use std::io;
+use std::time::Instant;
 
 use ureq::Agent;
 use ureq::unversioned::resolver::DefaultResolver;
@@ -117,10 +118,14 @@ impl Transport {
     }
 
     /// Sends one GET and returns the response with its raw body.
+    ///
+    /// The call ends by `deadline`, so a retry shares the deadline of the
+    /// first attempt instead of getting a new one.
     pub fn get(
         &self,
         url: &str,
         choice: ConnectionChoice,
+        deadline: Instant,
     ) -> Result<HttpResponse, TransportFailure> {
         let agent = match choice {
             ConnectionChoice::Pooled => &self.pooled,
@@ -128,17 +133,42 @@ impl Transport {
         };
 
         trace::start();
-        let result = self.call(agent, url);
+        let result = self.call(agent, url, deadline);
         let trace = trace::finish();
 
-        result.map_err(|error| TransportFailure {
-            error: classify(error, url, self.max_body_bytes),
-            trace,
+        result.map_err(|error| {
+            let mut error = classify(error, url, self.max_body_bytes);
+            // Before the request is written, only a CONNECT proxy can have
+            // sent an HTTP response, so an invalid one is the proxy's.
+            if !trace.wrote_request && error.status() == Status::Protocol {
+                error = Error::new(
+                    Status::Connection,
+                    format!(
+                        "the proxy sent an invalid response to CONNECT: {}",
+                        error.message()
+                    ),
+                );
+            }
+            TransportFailure { error, trace }
         })
     }
 
-    fn call(&self, agent: &Agent, url: &str) -> Result<HttpResponse, ureq::Error> {
-        let mut response = agent.get(url).call()?;
+    fn call(
+        &self,
+        agent: &Agent,
+        url: &str,
+        deadline: Instant,
+    ) -> Result<HttpResponse, ureq::Error> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(ureq::Error::Timeout(ureq::Timeout::Global));
+        }
+        let mut response = agent
+            .get(url)
+            .config()
+            .timeout_global(Some(remaining))
+            .build()
+            .call()?;
 
         let header = |name: &str| {
             response
@@ -168,13 +198,18 @@ impl Transport {
 }
 
 fn parse_proxy(url: &str) -> Result<ureq::Proxy, Error> {
+    let shown = crate::base_url::redact_password(url);
+    let invalid = |rule: &str| Error::config(format!("proxy {shown:?} is invalid: {rule}"));
     if !url.starts_with("http://") {
-        return Err(Error::config(format!(
-            "proxy {url:?} is invalid: expected an HTTP proxy URL such as http://proxy:3128"
-        )));
+        return Err(invalid(
+            "expected an HTTP proxy URL such as http://proxy:3128",
+        ));
     }
-    ureq::Proxy::new(url)
-        .map_err(|error| Error::config(format!("proxy {url:?} is invalid: {error}")))
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|_| invalid("expected an HTTP proxy URL such as http://proxy:3128"))?;
+    crate::base_url::check_authority(&uri, true).map_err(|rule| invalid(&rule))?;
+    ureq::Proxy::new(url).map_err(|error| invalid(&error.to_string()))
 }
 
 /// Maps a ureq error to a failure class with a message that names the server.
@@ -213,6 +248,7 @@ fn classify(error: ureq::Error, url: &str, max_body_bytes: u64) -> Error {
         )),
         ureq::Error::BadUri(reason) => Error::config(format!("url {url:?} is invalid: {reason}")),
         ureq::Error::Other(inner) => match inner.downcast::<tls::HandshakeError>() {
+            Ok(handshake) if handshake.timed_out => Error::new(Status::Timeout, handshake.message),
             Ok(handshake) => {
                 Error::new(Status::Tls, handshake.message).with_detail(handshake.detail)
             }

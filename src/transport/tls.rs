@@ -15,7 +15,7 @@ use ureq::unversioned::transport::{
     TransportAdapter,
 };
 
-use super::trust::{PinMismatch, format_fingerprint};
+use super::trust::{self, PinMismatch, format_fingerprint};
 use crate::error::Detail;
 
 /// A failed TLS handshake, carried through ureq as `ureq::Error::Other`.
@@ -23,6 +23,8 @@ use crate::error::Detail;
 pub struct HandshakeError {
     pub detail: Detail,
     pub message: String,
+    /// The deadline passed during the handshake: a timeout, not a TLS failure.
+    pub timed_out: bool,
 }
 
 impl fmt::Display for HandshakeError {
@@ -81,8 +83,10 @@ impl<In: Transport> Connector<In> for TlsConnector {
         let mut socket = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         socket.set_timeout(details.timeout);
 
+        trust::reset_certificate_request();
         while connection.is_handshaking() {
             if let Err(error) = connection.complete_io(&mut socket) {
+                let error = read_pending_alert(&mut connection, &mut socket).unwrap_or(error);
                 return Err(classify_handshake_failure(error, host));
             }
         }
@@ -101,8 +105,46 @@ impl<In: Transport> Connector<In> for TlsConnector {
     }
 }
 
+/// Reads what the server sent before it closed the connection, after a
+/// failed write. A server that rejects the handshake sends an alert and
+/// closes at once, so the client's next write can fail with a broken pipe
+/// while the alert that names the cause is still unread.
+fn read_pending_alert(
+    connection: &mut ClientConnection,
+    socket: &mut TransportAdapter,
+) -> Option<io::Error> {
+    // A handful of reads covers the few records a server sends before closing.
+    for _ in 0..4 {
+        match connection.read_tls(socket) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {
+                if let Err(error) = connection.process_new_packets() {
+                    return Some(io::Error::new(io::ErrorKind::InvalidData, error));
+                }
+            }
+        }
+    }
+    None
+}
+
 fn handshake_error(detail: Detail, message: String) -> ureq::Error {
-    ureq::Error::Other(Box::new(HandshakeError { detail, message }))
+    ureq::Error::Other(Box::new(HandshakeError {
+        detail,
+        message,
+        timed_out: false,
+    }))
+}
+
+/// The deadline passed after the TCP connection was made, during TLS.
+fn handshake_timeout(host: &str) -> ureq::Error {
+    ureq::Error::Other(Box::new(HandshakeError {
+        detail: Detail::None,
+        message: format!(
+            "the TLS handshake with {host} timed out: the server accepted the TCP connection but did \
+             not complete TLS; check that it speaks HTTPS on this port"
+        ),
+        timed_out: true,
+    }))
 }
 
 /// Turns a failed handshake into a timeout or a [`HandshakeError`] that names
@@ -118,7 +160,7 @@ fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
             .into_inner()
             .and_then(|inner| inner.downcast::<ureq::Error>().ok());
         return match inner.map(|boxed| *boxed) {
-            Some(ureq::Error::Timeout(_)) => ureq::Error::Timeout(ureq::Timeout::Connect),
+            Some(ureq::Error::Timeout(_)) => handshake_timeout(host),
             Some(other) => other,
             None => handshake_error(
                 Detail::TlsOther,
@@ -130,7 +172,7 @@ fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
         error.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
     ) {
-        return ureq::Error::Timeout(ureq::Timeout::Connect);
+        return handshake_timeout(host);
     }
     let rustls_error = error
         .get_ref()
@@ -138,6 +180,12 @@ fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
     match rustls_error {
         Some(rustls_error) => {
             let (detail, message) = describe_rustls_error(rustls_error, host);
+            handshake_error(detail, message)
+        }
+        // A server that asked for a client certificate and then dropped the
+        // connection without a readable alert most likely rejected it.
+        None if trust::certificate_was_requested() => {
+            let (detail, message) = client_certificate_rejected(host, &error.to_string());
             handshake_error(detail, message)
         }
         None => handshake_error(
@@ -198,14 +246,13 @@ fn describe_rustls_error(error: &rustls::Error, host: &str) -> (Detail, String) 
                 ),
             )
         }
-        E::AlertReceived(alert) if is_client_certificate_alert(*alert) => (
-            Detail::TlsClientCertificateRejected,
-            format!(
-                "{host} rejected the client certificate or required one ({error}); configure the partner's \
-                 individual client certificate with pkcs12_file, or client_cert_file and client_key_file, \
-                 and check that it has not expired"
-            ),
-        ),
+        E::AlertReceived(alert)
+            if is_client_certificate_alert(*alert)
+                || (*alert == AlertDescription::HandshakeFailure
+                    && trust::certificate_was_requested()) =>
+        {
+            client_certificate_rejected(host, &error.to_string())
+        }
         E::AlertReceived(AlertDescription::ProtocolVersion)
         | E::AlertReceived(AlertDescription::HandshakeFailure)
         | E::AlertReceived(AlertDescription::InsufficientSecurity)
@@ -228,6 +275,19 @@ fn describe_rustls_error(error: &rustls::Error, host: &str) -> (Detail, String) 
             format!("TLS handshake with {host} failed: {other}"),
         ),
     }
+}
+
+fn client_certificate_rejected(host: &str, reason: &str) -> (Detail, String) {
+    let fix = if trust::certificate_was_requested() && !trust::certificate_was_presented() {
+        "no client certificate is configured: set pkcs12_file, or client_cert_file and client_key_file"
+    } else {
+        "configure the partner's individual client certificate with pkcs12_file, or client_cert_file and \
+         client_key_file, and check that it has not expired"
+    };
+    (
+        Detail::TlsClientCertificateRejected,
+        format!("{host} rejected the client certificate or required one ({reason}); {fix}"),
+    )
 }
 
 /// Returns whether a server sends this alert when it does not accept the client certificate.

@@ -7,15 +7,17 @@
 //! turns verification off: pinning is the safe way to accept a certificate
 //! that no trusted CA issued.
 
+use std::cell::Cell;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, OtherError, RootCertStore,
     SignatureScheme,
@@ -49,15 +51,67 @@ pub fn client_config(config: &Config) -> Result<Arc<ClientConfig>, Error> {
             .with_custom_certificate_verifier(Arc::new(verifier))
     };
 
-    let client_config = match identity::load(config)? {
-        Some(identity) => builder
-            .with_client_auth_cert(identity.chain, identity.key)
-            .map_err(|error| {
+    let certified_key = match identity::load(config)? {
+        Some(identity) => Some(Arc::new(
+            CertifiedKey::from_der(identity.chain, identity.key, &provider).map_err(|error| {
                 Error::config(format!("the client certificate is not usable: {error}"))
             })?,
-        None => builder.with_no_client_auth(),
+        )),
+        None => None,
     };
-    Ok(Arc::new(client_config))
+    let resolver = RecordingResolver { certified_key };
+    Ok(Arc::new(
+        builder.with_client_cert_resolver(Arc::new(resolver)),
+    ))
+}
+
+thread_local! {
+    /// Whether the server of the handshake running on this thread asked for a
+    /// client certificate, and whether one was presented. Handshakes run on
+    /// the calling thread.
+    static CERTIFICATE_REQUEST: Cell<(bool, bool)> = const { Cell::new((false, false)) };
+}
+
+/// Clears the record of a certificate request before a handshake.
+pub fn reset_certificate_request() {
+    CERTIFICATE_REQUEST.with(|request| request.set((false, false)));
+}
+
+/// Returns whether the server asked for a client certificate during the
+/// handshake on this thread.
+pub fn certificate_was_requested() -> bool {
+    CERTIFICATE_REQUEST.with(|request| request.get().0)
+}
+
+/// Returns whether a client certificate was presented during the handshake
+/// on this thread.
+pub fn certificate_was_presented() -> bool {
+    CERTIFICATE_REQUEST.with(|request| request.get().1)
+}
+
+/// Presents the configured client certificate, if any, and records that the
+/// server asked for one. Servers reject a missing certificate with different
+/// alerts (OpenSSL with TLS 1.2 sends a generic handshake failure), so the
+/// record is what tells a missing certificate from a cipher mismatch.
+#[derive(Debug)]
+struct RecordingResolver {
+    certified_key: Option<Arc<CertifiedKey>>,
+}
+
+impl ResolvesClientCert for RecordingResolver {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _schemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let presented = self.certified_key.is_some();
+        CERTIFICATE_REQUEST.with(|request| request.set((true, presented)));
+        self.certified_key.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.certified_key.is_some()
+    }
 }
 
 /// Mozilla's roots, the system's roots when enabled, and the extra CA file.
@@ -87,8 +141,7 @@ fn add_system_roots(roots: &mut RootCertStore) {
 
 fn add_extra_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), Error> {
     let file = format!("{:?}", path.display().to_string());
-    let bytes = std::fs::read(path)
-        .map_err(|error| Error::config(format!("extra_ca_file {file} cannot be read: {error}")))?;
+    let bytes = crate::files::read_setting_file(path, "extra_ca_file")?;
     let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .filter_map(Result::ok)
         .collect();

@@ -1,7 +1,15 @@
 //! A raw HTTP server on loopback for tests that need responses the emulator
 //! does not give: dropped connections, delays, truncated bodies, redirects.
+//! The submodules serve the TLS tests: generated certificates, an HTTPS
+//! server, and the C program that drives the C ABI.
 
 #![allow(dead_code)]
+
+pub mod c_program;
+pub mod calls;
+pub mod pki;
+pub mod shared_library;
+pub mod tls_server;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,71 @@
+//! Reading the small files a configuration names: certificates, keys, CA
+//! bundles.
+
+use std::path::Path;
+
+use crate::error::Error;
+
+/// Largest certificate, key, PKCS#12 or CA bundle file accepted. Mozilla's
+/// whole CA bundle as PEM is about 250 KiB.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a file named by the setting `setting`. Only regular files up to
+/// 4 MiB are read, so a FIFO or a device path cannot block or exhaust the
+/// host, and a UTF-8 byte-order mark, which Windows Notepad adds, is dropped.
+pub fn read_setting_file(path: &Path, setting: &str) -> Result<Vec<u8>, Error> {
+    let shown = format!("{:?}", path.display().to_string());
+    let unreadable =
+        |error: std::io::Error| Error::config(format!("{setting} {shown} cannot be read: {error}"));
+
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    if !metadata.is_file() {
+        return Err(Error::config(format!(
+            "{setting} {shown} is not a regular file"
+        )));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(Error::config(format!(
+            "{setting} {shown} is {} bytes long, more than the {MAX_FILE_BYTES} bytes a certificate file can be",
+            metadata.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    if bytes.is_empty() {
+        return Err(Error::config(format!("{setting} {shown} is empty")));
+    }
+    Ok(match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_and_folder_rejected() {
+        let error = read_setting_file(Path::new("/dev/zero"), "extra_ca_file").unwrap_err();
+        assert_eq!(
+            error.message(),
+            "extra_ca_file \"/dev/zero\" is not a regular file"
+        );
+        let error = read_setting_file(&std::env::temp_dir(), "pkcs12_file").unwrap_err();
+        assert!(
+            error.message().ends_with("is not a regular file"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn byte_order_mark_dropped() {
+        let path = std::env::temp_dir().join(format!("esbyt-files-bom-{}", std::process::id()));
+        std::fs::write(&path, b"\xEF\xBB\xBF-----BEGIN").unwrap();
+        assert_eq!(
+            read_setting_file(&path, "client_cert_file").unwrap(),
+            b"-----BEGIN"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}
