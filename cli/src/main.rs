@@ -316,8 +316,22 @@ fn pending(journal: &Journal) -> Result<(), Error> {
     Ok(())
 }
 
+/// Replaces control characters with escapes, so a server's message cannot
+/// move the cursor or recolour the terminal of the person reading it.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|character| {
+            if character.is_control() {
+                character.escape_default().to_string()
+            } else {
+                character.to_string()
+            }
+        })
+        .collect()
+}
+
 fn report(error: &Error) {
-    eprintln!("error: {error}");
+    eprintln!("error: {}", printable(&error.to_string()));
     if error.detail() != Detail::None {
         eprintln!("  detail {}", error.detail().name());
     }

@@ -283,3 +283,27 @@ fn pending_and_resolve_subcommands() {
         "no write-off attempts to reconcile"
     );
 }
+
+#[test]
+fn server_message_control_characters_escaped() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buffer = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut buffer);
+            let body = "<response><result>5</result><message>bad\u{1b}[2Jcard</message></response>";
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, response.as_bytes());
+        }
+    });
+
+    let output = esbyt(&["check", TEST_BONUS_ID, "--url", &url, "--allow-http"]);
+
+    let text = stderr(&output);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("bad\\u{1b}[2Jcard"), "{text}");
+}
