@@ -159,6 +159,31 @@
 #define ESBYT_DETAIL_TLS_OTHER 9
 
 /**
+ * `level` of a log record: an error the library handled, such as a failed call.
+ */
+#define ESBYT_LOG_ERROR 1
+
+/**
+ * `level` of a log record: something unusual, such as an unreadable system CA store.
+ */
+#define ESBYT_LOG_WARN 2
+
+/**
+ * `level` of a log record: one line per balance check and write-off.
+ */
+#define ESBYT_LOG_INFO 3
+
+/**
+ * `level` of a log record: connection reuse, retries, TLS details.
+ */
+#define ESBYT_LOG_DEBUG 4
+
+/**
+ * `level` of a log record: everything, including the HTTP and TLS libraries.
+ */
+#define ESBYT_LOG_TRACE 5
+
+/**
  * Size in bytes of the text fields of result records, terminating NUL included.
  */
 #define ESBYT_TEXT_SIZE 64
@@ -180,6 +205,16 @@
  * new exports and new settings leave it unchanged.
  */
 #define ESBYT_ABI_VERSION 1
+
+/**
+ * Default size at which the log file is rotated.
+ */
+#define DEFAULT_LOG_MAX_BYTES ((10 * 1024) * 1024)
+
+/**
+ * Default number of rotated log files kept besides the current one.
+ */
+#define DEFAULT_LOG_MAX_FILES 5
 
 /**
  * A client of the bonus server, opaque to the caller. Safe to share between
@@ -326,6 +361,14 @@ typedef struct esbyt_pending_spend {
    */
   char bonus_id[ESBYT_TEXT_SIZE];
 } esbyt_pending_spend;
+
+/**
+ * Type of the host's log function: its `user_data`, the level (1 error to
+ * 5 trace) and the message as NUL-terminated UTF-8, valid only during the
+ * call. The library may call it from any thread, also from several at
+ * once. Card numbers in messages are masked; passwords never appear.
+ */
+typedef void (*esbyt_log_callback)(void *user_data, int32_t level, const char *message);
 
 
 
@@ -515,6 +558,12 @@ struct esbyt_config *esbyt_config_new(void);
  *   it is not in `client_cert_file`.
  * - `client_key_password`: password of an encrypted PKCS#8 client key.
  * - `allow_http`: `1` allows a plain `http://` URL (test server, emulator); default `0`.
+ * - `journal_file`: the spend journal; see `esbyt_journal_pending`.
+ * - `log_file`: log file of the process, rotated by size; the last client
+ *   created with it decides. `log_level` (off, error, warn, info, debug,
+ *   trace; default info; the environment variable `ESBYT_LOG_LEVEL`
+ *   overrides it), `log_max_bytes` (rotation size, default 10485760) and
+ *   `log_max_files` (rotated files kept, default 5).
  * - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
  *   variables are never read.
  *
@@ -548,6 +597,30 @@ int32_t esbyt_config_set(struct esbyt_config *config,
 int32_t esbyt_config_free(struct esbyt_config *config);
 
 /**
+ * Reads every setting from a TOML configuration file into `config`, then
+ * applies the `ESBYT_<SETTING>` environment variables (for example
+ * `ESBYT_URL`), which override single settings; passwords are not read from
+ * the environment.
+ *
+ * Keys are the setting names of `esbyt_config_set`; values are strings,
+ * integers or `true`/`false`. Relative paths of `*_file` settings resolve
+ * against the file's folder. `path` is NUL-terminated UTF-8.
+ *
+ * Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL or freed `config`,
+ * NULL or non-UTF-8 `path`) or `ESBYT_CONFIG` (unreadable file, syntax
+ * error, unknown key or bad value; the message names the file, the line and
+ * the key). On failure the settings read before the bad line stay applied.
+ * `error` may be NULL.
+ *
+ * # Safety
+ * `path` is NULL or NUL-terminated; `error` is NULL or points to a writable
+ * `esbyt_error`.
+ */
+int32_t esbyt_config_load_file(struct esbyt_config *config,
+                               const char *path,
+                               struct esbyt_error *error);
+
+/**
  * Returns the C name of a status, such as `"ESBYT_OUTCOME_UNKNOWN"`.
  *
  * The string is static: never free it. An unknown number gives
@@ -563,6 +636,27 @@ const char *esbyt_status_name(int32_t status);
  * `"unknown status"`. Thread-safe.
  */
 const char *esbyt_status_description(int32_t status);
+
+/**
+ * Sends the library's log records with a level up to `max_level`
+ * (`ESBYT_LOG_ERROR` 1 to `ESBYT_LOG_TRACE` 5; 0 or less sends none) to
+ * `callback`, with `user_data` passed back unchanged. A NULL `callback`
+ * removes the previous one. Process-wide: the last call wins.
+ *
+ * The library never takes over a logger that the host or another library
+ * installed. The callback may call esbyt functions. A `log_file` setting
+ * writes records to a file in addition.
+ *
+ * Returns `ESBYT_OK`. `error` may be NULL. Thread-safe.
+ *
+ * # Safety
+ * `callback` is NULL or a function that stays valid until it is replaced;
+ * `error` is NULL or points to a writable `esbyt_error`.
+ */
+int32_t esbyt_set_log_callback(esbyt_log_callback callback,
+                               void *user_data,
+                               int32_t max_level,
+                               struct esbyt_error *error);
 
 /**
  * Returns `ESBYT_ABI_VERSION` as compiled into the loaded library.

@@ -32,7 +32,8 @@ impl Client {
             .as_deref()
             .map(Journal::open)
             .transpose()?;
-        log::debug!("esbyt client created for {}", config.url);
+        install_log_file(&config)?;
+        log::info!("{}", startup_summary(&config));
         Ok(Client {
             base_url: config.url,
             timeout: config.timeout,
@@ -178,6 +179,56 @@ impl Client {
             _ => error.into_outcome_unknown(),
         })
     }
+}
+
+/// Opens the configured log file. `ESBYT_LOG_LEVEL` overrides the level for
+/// support situations.
+fn install_log_file(config: &Config) -> Result<(), Error> {
+    let Some(path) = &config.log_file else {
+        return Ok(());
+    };
+    let level = std::env::var("ESBYT_LOG_LEVEL")
+        .ok()
+        .and_then(|text| crate::logging::parse_level(&text))
+        .unwrap_or(config.log_level);
+    crate::logging::set_file(path, level, config.log_max_bytes, config.log_max_files)
+}
+
+/// Describes the library and the client's configuration for the first log
+/// line, without passwords.
+fn startup_summary(config: &Config) -> String {
+    let identity = match (&config.pkcs12_file, &config.client_cert_file) {
+        (Some(path), _) => format!("PKCS#12 {}", path.display()),
+        (None, Some(path)) => format!("PEM {}", path.display()),
+        (None, None) => "none".to_owned(),
+    };
+    let optional = |path: &Option<std::path::PathBuf>| {
+        path.as_ref()
+            .map_or("none".to_owned(), |path| path.display().to_string())
+    };
+    format!(
+        "esbyt {} (ABI {}, {} {}) client for {}: supplier {}, client certificate {identity}, \
+         extra CA {}, system roots {}, pinned certificates {}, journal {}, proxy {}, \
+         connect timeout {} ms, timeout {} ms",
+        env!("CARGO_PKG_VERSION"),
+        crate::ffi::ESBYT_ABI_VERSION,
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        config.url,
+        config
+            .supplier
+            .map_or("not set".to_owned(), |code| code.to_string()),
+        optional(&config.extra_ca_file),
+        if config.system_roots { "on" } else { "off" },
+        config.server_cert_sha256.len(),
+        optional(&config.journal_file),
+        config
+            .proxy
+            .as_deref()
+            .map_or("none".to_owned(), crate::base_url::redact_password),
+        config.connect_timeout.as_millis(),
+        config.timeout.as_millis(),
+    )
 }
 
 /// Appends the outcome of an attempt. A failure here is logged, not

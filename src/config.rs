@@ -28,7 +28,7 @@ const MIN_BODY_BYTES: u64 = 1024;
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Names of the settings accepted by [`Config::set`].
-pub const SETTING_NAMES: [&str; 17] = [
+pub const SETTING_NAMES: [&str; 21] = [
     "url",
     "supplier",
     "connect_timeout_ms",
@@ -46,6 +46,10 @@ pub const SETTING_NAMES: [&str; 17] = [
     "allow_http",
     "proxy",
     "journal_file",
+    "log_file",
+    "log_level",
+    "log_max_bytes",
+    "log_max_files",
 ];
 
 /// A password: compared and cloned like a string, but never printed by `Debug`.
@@ -117,6 +121,15 @@ pub struct Config {
     /// File of the spend journal, which records every write-off attempt
     /// before it is sent and its outcome afterwards.
     pub journal_file: Option<PathBuf>,
+    /// Log file of the process, rotated by size. The last client created
+    /// with this setting decides where the process's log goes.
+    pub log_file: Option<PathBuf>,
+    /// Most detailed level written to `log_file`; `ESBYT_LOG_LEVEL` overrides it.
+    pub log_level: log::LevelFilter,
+    /// Size in bytes at which the log file is rotated.
+    pub log_max_bytes: u64,
+    /// Number of rotated log files kept besides the current one.
+    pub log_max_files: u32,
 }
 
 impl Default for Config {
@@ -139,6 +152,10 @@ impl Default for Config {
             allow_http: false,
             proxy: None,
             journal_file: None,
+            log_file: None,
+            log_level: log::LevelFilter::Info,
+            log_max_bytes: crate::logging::DEFAULT_LOG_MAX_BYTES,
+            log_max_files: crate::logging::DEFAULT_LOG_MAX_FILES,
         }
     }
 }
@@ -150,6 +167,12 @@ impl Config {
             url: url.into(),
             ..Config::default()
         }
+    }
+
+    /// Reads every setting from a TOML file, then applies the `ESBYT_*`
+    /// environment overrides; see [`crate::config_file`].
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Config, Error> {
+        crate::config_file::load(path.as_ref())
     }
 
     /// Sets one setting by name from its text form, as the C ABI, the 1C
@@ -185,6 +208,10 @@ impl Config {
             "allow_http" => self.allow_http = parse_flag(name, value, false)?,
             "proxy" => self.proxy = parse_optional(name, value, |_, v| Ok(v.to_owned()))?,
             "journal_file" => self.journal_file = parse_optional(name, value, path)?,
+            "log_file" => self.log_file = parse_optional(name, value, path)?,
+            "log_level" => self.log_level = parse_log_level(value)?,
+            "log_max_bytes" => self.log_max_bytes = parse_ranged(name, value, 4096, 1 << 40)?,
+            "log_max_files" => self.log_max_files = parse_ranged(name, value, 0, 100)? as u32,
             _ => {
                 return Err(Error::invalid_argument(format!(
                     "unknown setting {name:?}: expected one of {}",
@@ -252,6 +279,17 @@ fn parse_flag(name: &str, value: &str, default: bool) -> Result<bool, Error> {
             "{name} {value:?} is invalid: expected 1 or 0 (true or false)"
         ))),
     }
+}
+
+fn parse_log_level(value: &str) -> Result<log::LevelFilter, Error> {
+    if value.is_empty() {
+        return Ok(log::LevelFilter::Info);
+    }
+    crate::logging::parse_level(value).ok_or_else(|| {
+        Error::invalid_argument(format!(
+            "log_level {value:?} is invalid: expected off, error, warn, info, debug or trace (or 0 to 5)"
+        ))
+    })
 }
 
 /// Parses SHA-256 fingerprints separated by commas or semicolons. Each is 64

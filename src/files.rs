@@ -5,8 +5,8 @@ use std::path::Path;
 
 use crate::error::Error;
 
-/// Largest certificate, key, PKCS#12 or CA bundle file accepted. Mozilla's
-/// whole CA bundle as PEM is about 250 KiB.
+/// Largest certificate, key, PKCS#12, CA bundle or configuration file
+/// accepted. Mozilla's whole CA bundle as PEM is about 250 KiB.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads a file named by the setting `setting`. Only regular files up to
@@ -25,7 +25,7 @@ pub fn read_setting_file(path: &Path, setting: &str) -> Result<Vec<u8>, Error> {
     }
     if metadata.len() > MAX_FILE_BYTES {
         return Err(Error::config(format!(
-            "{setting} {shown} is {} bytes long, more than the {MAX_FILE_BYTES} bytes a certificate file can be",
+            "{setting} {shown} is {} bytes long, more than the maximum of {MAX_FILE_BYTES} bytes",
             metadata.len()
         )));
     }

@@ -7,9 +7,11 @@
 //! (the C ABI exported by the shared library).
 
 pub mod config;
+pub mod config_file;
 pub mod error;
 pub mod ffi;
 pub mod journal;
+pub mod logging;
 pub mod protocol;
 
 mod base_url;

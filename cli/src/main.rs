@@ -131,26 +131,53 @@ struct ServerOptions {
     /// Password of an encrypted PKCS#8 client key.
     #[arg(long, value_name = "PASSWORD")]
     client_key_password: Option<String>,
+    /// Configuration file (TOML) with the same settings as the library; the
+    /// options given here override it.
+    #[arg(long = "config", value_name = "FILE")]
+    config_file: Option<PathBuf>,
     /// Spend journal file: every write-off attempt is recorded before it is sent.
     #[arg(long, value_name = "FILE")]
     journal_file: Option<PathBuf>,
 }
 
 impl ServerOptions {
-    fn config(&self, url: String) -> Result<Config, Error> {
-        let mut config = Config::new(url);
-        config.supplier = self.supplier;
-        config.allow_http = self.allow_http;
-        config.extra_ca_file = self.extra_ca_file.clone();
-        config.proxy = self.proxy.clone();
-        config.system_roots = !self.no_system_roots;
-        config.pkcs12_file = self.pkcs12_file.clone();
-        config.client_cert_file = self.client_cert.clone();
-        config.client_key_file = self.client_key.clone();
-        config.pkcs12_password = self.pkcs12_password.clone().map(Secret::new);
-        config.client_key_password = self.client_key_password.clone().map(Secret::new);
-        config.journal_file = self.journal_file.clone();
-        config.set("server_cert_sha256", &self.server_cert_sha256.join(","))?;
+    /// Builds the configuration: the `--config` file (with its `ESBYT_*`
+    /// environment overrides) first, then every option given on the command line.
+    fn config(&self, url: Option<String>) -> Result<Config, Error> {
+        let mut config = match &self.config_file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(url) = url {
+            config.url = url;
+        }
+        if config.url.is_empty() {
+            return Err(Error::new(
+                Status::Config,
+                "--url is required, or a --config file with url: the base URL of the bonus server; \
+                 run `esbyt demo` to use the bundled emulator",
+            ));
+        }
+        override_with(&mut config.supplier, self.supplier);
+        override_with(&mut config.extra_ca_file, self.extra_ca_file.clone());
+        override_with(&mut config.proxy, self.proxy.clone());
+        override_with(&mut config.pkcs12_file, self.pkcs12_file.clone());
+        override_with(&mut config.client_cert_file, self.client_cert.clone());
+        override_with(&mut config.client_key_file, self.client_key.clone());
+        override_with(
+            &mut config.pkcs12_password,
+            self.pkcs12_password.clone().map(Secret::new),
+        );
+        override_with(
+            &mut config.client_key_password,
+            self.client_key_password.clone().map(Secret::new),
+        );
+        override_with(&mut config.journal_file, self.journal_file.clone());
+        config.allow_http |= self.allow_http;
+        config.system_roots &= !self.no_system_roots;
+        if !self.server_cert_sha256.is_empty() {
+            config.set("server_cert_sha256", &self.server_cert_sha256.join(","))?;
+        }
         if let Some(timeout) = self.timeout_ms {
             config.set("timeout_ms", &timeout.to_string())?;
         }
@@ -161,13 +188,14 @@ impl ServerOptions {
     }
 
     fn client(&self) -> Result<Client, Error> {
-        let url = self.url.clone().ok_or_else(|| {
-            Error::new(
-                Status::Config,
-                "--url is required: the base URL of the bonus server, or run `esbyt demo` to use the bundled emulator",
-            )
-        })?;
-        Client::new(self.config(url)?)
+        Client::new(self.config(self.url.clone())?)
+    }
+}
+
+/// Replaces a setting with a command-line value when one was given.
+fn override_with<T>(setting: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *setting = value;
     }
 }
 
@@ -212,7 +240,7 @@ fn main() -> ExitCode {
 fn demo(server: &ServerOptions, card: &str, amount: i64, mutual_tls: bool) -> Result<(), Error> {
     if let Some(url) = &server.url {
         println!("demo against {url}: writes {amount} bonuses off card {card}");
-        let client = Client::new(server.config(url.clone())?)?;
+        let client = Client::new(server.config(Some(url.clone()))?)?;
         return run_demo_steps(&client, card, amount);
     }
     if mutual_tls {
@@ -223,7 +251,7 @@ fn demo(server: &ServerOptions, card: &str, amount: i64, mutual_tls: bool) -> Re
     let emulator = start_emulator(EmulatorConfig::with_default_cards())?;
     let url = format!("{}bonus/", emulator.base_url());
     println!("demo against the bundled emulator at {url}");
-    let mut config = server.config(url)?;
+    let mut config = server.config(Some(url))?;
     config.allow_http = true;
     config.supplier = config.supplier.or(Some(DEFAULT_SUPPLIER));
     run_demo_steps(&Client::new(config)?, card, amount)
@@ -254,7 +282,7 @@ fn demo_with_mutual_tls(server: &ServerOptions, card: &str, amount: i64) -> Resu
         println!("demo over mutual TLS against the bundled emulator at {url}");
         println!("  client certificate {}", pki.client_p12.display());
 
-        let mut config = server.config(url)?;
+        let mut config = server.config(Some(url))?;
         config.extra_ca_file = Some(pki.ca_cert.clone());
         config.pkcs12_file = Some(pki.client_p12.clone());
         config.pkcs12_password = Some(Secret::new(DEFAULT_PKI_PASSWORD));

@@ -307,3 +307,52 @@ fn server_message_control_characters_escaped() {
     assert!(!text.contains('\u{1b}'), "{text:?}");
     assert!(text.contains("bad\\u{1b}[2Jcard"), "{text}");
 }
+
+#[test]
+fn config_file_with_relative_journal() {
+    let emulator = Emulator::start("127.0.0.1:0", EmulatorConfig::with_default_cards()).unwrap();
+    let folder = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-config-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let config = folder.join("esbyt.toml");
+    let text = format!(
+        "# till 3\nurl = \"{}bonus/\"\nsupplier = 1111\nallow_http = true\njournal_file = \"spends.journal\"\n",
+        emulator.base_url()
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let output = esbyt(&[
+        "spend",
+        TEST_BONUS_ID,
+        "7",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("  spend_id  000000001"),
+        "{}",
+        stdout(&output)
+    );
+    let journal = std::fs::read_to_string(folder.join("spends.journal")).unwrap();
+    assert!(journal.contains("\tok\t000000001\t"), "{journal}");
+}
+
+#[test]
+fn config_file_error_names_line() {
+    let folder = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-config-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let config = folder.join("esbyt.toml");
+    std::fs::write(&config, "url = \"https://h/\"\nsuplier = 1111\n").unwrap();
+
+    let output = esbyt(&["check", TEST_BONUS_ID, "--config", config.to_str().unwrap()]);
+
+    assert_eq!(output.status.code(), Some(12));
+    assert!(
+        stderr(&output).contains("line 2: unknown setting \"suplier\""),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -70,6 +70,12 @@ pub extern "C" fn esbyt_config_new() -> *mut esbyt_config {
 ///   it is not in `client_cert_file`.
 /// - `client_key_password`: password of an encrypted PKCS#8 client key.
 /// - `allow_http`: `1` allows a plain `http://` URL (test server, emulator); default `0`.
+/// - `journal_file`: the spend journal; see `esbyt_journal_pending`.
+/// - `log_file`: log file of the process, rotated by size; the last client
+///   created with it decides. `log_level` (off, error, warn, info, debug,
+///   trace; default info; the environment variable `ESBYT_LOG_LEVEL`
+///   overrides it), `log_max_bytes` (rotation size, default 10485760) and
+///   `log_max_files` (rotated files kept, default 5).
 /// - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
 ///   variables are never read.
 ///
@@ -134,4 +140,43 @@ pub(crate) fn invalid_handle(name: &str, constructor: &str) -> Error {
     Error::invalid_argument(format!(
         "{name} is NULL, already freed or was not created by {constructor}"
     ))
+}
+
+/// Reads every setting from a TOML configuration file into `config`, then
+/// applies the `ESBYT_<SETTING>` environment variables (for example
+/// `ESBYT_URL`), which override single settings; passwords are not read from
+/// the environment.
+///
+/// Keys are the setting names of `esbyt_config_set`; values are strings,
+/// integers or `true`/`false`. Relative paths of `*_file` settings resolve
+/// against the file's folder. `path` is NUL-terminated UTF-8.
+///
+/// Returns `ESBYT_OK`, `ESBYT_INVALID_ARGUMENT` (NULL or freed `config`,
+/// NULL or non-UTF-8 `path`) or `ESBYT_CONFIG` (unreadable file, syntax
+/// error, unknown key or bad value; the message names the file, the line and
+/// the key). On failure the settings read before the bad line stay applied.
+/// `error` may be NULL.
+///
+/// # Safety
+/// `path` is NULL or NUL-terminated; `error` is NULL or points to a writable
+/// `esbyt_error`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn esbyt_config_load_file(
+    config: *mut esbyt_config,
+    path: *const c_char,
+    error: *mut esbyt_error,
+) -> i32 {
+    guard(error, Status::Internal, || {
+        let config = CONFIGS
+            .get(config.cast())
+            .ok_or_else(|| invalid_handle("config", "esbyt_config_new"))?;
+        // SAFETY: the caller guarantees the string is NULL or terminated.
+        let path = unsafe { read_str(path, "path", MAX_VALUE_BYTES) }?;
+
+        let mut config = config
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        crate::config_file::apply_file(&mut config, std::path::Path::new(path))?;
+        crate::config_file::apply_environment(&mut config, |name| std::env::var(name).ok())
+    })
 }
