@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod config_file;
+pub mod diagnostics;
 pub mod error;
 pub mod ffi;
 pub mod journal;

@@ -6,10 +6,10 @@
 //! connect timeout and a total deadline. ureq 3.5 has no retry logic of its
 //! own, so it never resends a request.
 
-mod identity;
-mod tls;
+pub(crate) mod identity;
+pub(crate) mod tls;
 mod trace;
-mod trust;
+pub(crate) mod trust;
 
 use std::io;
 use std::time::Instant;

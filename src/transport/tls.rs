@@ -198,7 +198,7 @@ fn classify_handshake_failure(error: io::Error, host: &str) -> ureq::Error {
 }
 
 /// Names the cause of a rustls failure and what to do about it.
-fn describe_rustls_error(error: &rustls::Error, host: &str) -> (Detail, String) {
+pub(crate) fn describe_rustls_error(error: &rustls::Error, host: &str) -> (Detail, String) {
     use rustls::Error as E;
     match error {
         E::InvalidCertificate(CertificateError::UnknownIssuer) => (
