@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
@@ -29,14 +29,84 @@ use crate::error::Error;
 
 /// Builds the rustls client configuration from the settings. Every file is
 /// read here, so a bad file fails when the client is created.
+///
+/// Clients with the same trust settings and client identity share one
+/// configuration. rustls resumes a TLS session only with the configuration
+/// that made it, so this sharing lets a new client reconnect with an
+/// abbreviated handshake, and it spares reloading the system's CA store.
 pub fn client_config(config: &Config) -> Result<Arc<ClientConfig>, Error> {
+    let identity = identity::load(config)?;
+    let extra_roots = match &config.extra_ca_file {
+        Some(path) => read_extra_roots(path)?,
+        None => Vec::new(),
+    };
+    let key = cache_key(config, identity.as_ref(), &extra_roots);
+
+    let mut cache = CONFIG_CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, cached)) = cache.iter().find(|(cached_key, _)| *cached_key == key) {
+        return Ok(cached.clone());
+    }
+    let built = build_client_config(config, identity, extra_roots)?;
+    if cache.len() >= CACHED_CONFIGS {
+        cache.remove(0);
+    }
+    cache.push((key, built.clone()));
+    Ok(built)
+}
+
+/// How many distinct TLS configurations are kept for reuse. A process
+/// usually talks to one server with one identity.
+const CACHED_CONFIGS: usize = 16;
+
+// NOTE: a cached configuration keeps the system CA store as it was read
+// first; changes to the system store take effect after a restart.
+static CONFIG_CACHE: Mutex<Vec<(Fingerprint, Arc<ClientConfig>)>> = Mutex::new(Vec::new());
+
+/// Digest of everything a configuration is built from, private key included,
+/// so different identities or trust settings never share one.
+fn cache_key(
+    config: &Config,
+    identity: Option<&identity::ClientIdentity>,
+    extra_roots: &[CertificateDer<'static>],
+) -> Fingerprint {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut add = |label: &[u8], bytes: &[u8]| {
+        context.update(label);
+        context.update(&(bytes.len() as u64).to_le_bytes());
+        context.update(bytes);
+    };
+    add(b"system_roots", &[u8::from(config.system_roots)]);
+    for pin in &config.server_cert_sha256 {
+        add(b"pin", pin);
+    }
+    for root in extra_roots {
+        add(b"extra_root", root);
+    }
+    if let Some(identity) = identity {
+        for certificate in &identity.chain {
+            add(b"client_certificate", certificate);
+        }
+        add(b"client_key", identity.key.secret_der());
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(context.finish().as_ref());
+    key
+}
+
+fn build_client_config(
+    config: &Config,
+    identity: Option<identity::ClientIdentity>,
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<Arc<ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|error| Error::config(format!("TLS configuration failed: {error}")))?;
 
     let builder = if config.server_cert_sha256.is_empty() {
-        let roots = Arc::new(root_store(config)?);
+        let roots = Arc::new(root_store(config.system_roots, extra_roots));
         let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|error| Error::config(format!("TLS configuration failed: {error}")))?;
@@ -51,7 +121,7 @@ pub fn client_config(config: &Config) -> Result<Arc<ClientConfig>, Error> {
             .with_custom_certificate_verifier(Arc::new(verifier))
     };
 
-    let certified_key = match identity::load(config)? {
+    let certified_key = match identity {
         Some(identity) => Some(Arc::new(
             CertifiedKey::from_der(identity.chain, identity.key, &provider).map_err(|error| {
                 Error::config(format!("the client certificate is not usable: {error}"))
@@ -114,18 +184,16 @@ impl ResolvesClientCert for RecordingResolver {
     }
 }
 
-/// Mozilla's roots, the system's roots when enabled, and the extra CA file.
-fn root_store(config: &Config) -> Result<RootCertStore, Error> {
+/// Mozilla's roots, the system's roots when enabled, and the extra CA file's.
+fn root_store(system_roots: bool, extra_roots: Vec<CertificateDer<'static>>) -> RootCertStore {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    if config.system_roots {
+    if system_roots {
         add_system_roots(&mut roots);
     }
-    if let Some(path) = &config.extra_ca_file {
-        add_extra_roots(&mut roots, path)?;
-    }
-    Ok(roots)
+    roots.add_parsable_certificates(extra_roots);
+    roots
 }
 
 /// Adds the operating system's trusted certificates. A store that cannot be
@@ -139,21 +207,22 @@ fn add_system_roots(roots: &mut RootCertStore) {
     log::debug!("added {added} system CA certificates, ignored {ignored}");
 }
 
-fn add_extra_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), Error> {
+/// Reads the extra CA file and checks that it holds at least one usable CA certificate.
+fn read_extra_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     let file = format!("{:?}", path.display().to_string());
     let bytes = crate::files::read_setting_file(path, "extra_ca_file")?;
     let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .filter_map(Result::ok)
         .collect();
-    let (added, _ignored) = roots.add_parsable_certificates(certificates);
-    if added == 0 {
+    let (usable, _ignored) = RootCertStore::empty().add_parsable_certificates(certificates.clone());
+    if usable == 0 {
         return Err(Error::config(format!(
             "extra_ca_file {file} contains no usable CA certificate: expected PEM blocks \
              \"-----BEGIN CERTIFICATE-----\""
         )));
     }
-    log::debug!("added {added} CA certificates from {file}");
-    Ok(())
+    log::debug!("read {usable} CA certificates from {file}");
+    Ok(certificates)
 }
 
 /// Returns the SHA-256 fingerprint of a certificate.
