@@ -1,5 +1,8 @@
-//! `esbyt`: balance checks and write-offs from the command line, and a demo
-//! that runs both against the bundled emulator of the bonus server.
+//! `esbyt`: balance checks and write-offs from the command line, a demo
+//! that runs both against the bundled emulator of the bonus server, and a
+//! step-by-step diagnosis of the connection to the server.
+
+mod doctor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +27,8 @@ const EXIT_STATUS_BASE: u8 = 10;
     about = "Check bonus balances and write bonuses off in the loyalty programme of AO \"Chitaenergosbyt\"",
     after_help = "Exit status: 0 on success, 2 for a bad command line, and 10 plus the library status \
                   on failure (for example 18 when the server refused, 19 when the outcome of a \
-                  write-off is unknown and must be reconciled before trying again)."
+                  write-off is unknown and must be reconciled before trying again). `esbyt doctor` \
+                  exits with 1 when a step failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -73,6 +77,23 @@ enum Command {
         /// Spend journal file.
         #[arg(long, value_name = "FILE")]
         journal_file: PathBuf,
+    },
+    /// Check the connection to the bonus server step by step: configuration,
+    /// DNS, TCP, proxy, TLS, an HTTP request and, with --card, a balance
+    /// check. Never writes bonuses off.
+    ///
+    /// Exit status 0 when no step failed (a warning or a skipped step counts
+    /// as passed), 1 when a step failed.
+    Doctor {
+        #[command(flatten)]
+        server: ServerOptions,
+        /// Also check this card's balance through the library. The report
+        /// shows the card masked, such as 2700******205.
+        #[arg(long, value_name = "BONUS_ID")]
+        card: Option<String>,
+        /// Print the report as one JSON document, for a support ticket.
+        #[arg(long)]
+        json: bool,
     },
     /// Write bonuses off a participant's balance and print the write-off number.
     Spend {
@@ -217,6 +238,9 @@ fn main() -> ExitCode {
             journal_file,
         } => Journal::open(&journal_file)
             .and_then(|journal| journal.resolve(attempt_id.trim(), &note)),
+        Command::Doctor { server, card, json } => {
+            return doctor::run(server.config(server.url.clone()), card.as_deref(), json);
+        }
         Command::Check { bonus_id, server } => {
             server.client().and_then(|client| check(&client, &bonus_id))
         }
