@@ -207,16 +207,6 @@
 #define ESBYT_ABI_VERSION 1
 
 /**
- * Default size at which the log file is rotated.
- */
-#define DEFAULT_LOG_MAX_BYTES ((10 * 1024) * 1024)
-
-/**
- * Default number of rotated log files kept besides the current one.
- */
-#define DEFAULT_LOG_MAX_FILES 5
-
-/**
  * A client of the bonus server, opaque to the caller. Safe to share between
  * threads: create one per server and use it from every thread.
  *
@@ -561,8 +551,8 @@ struct esbyt_config *esbyt_config_new(void);
  * - `journal_file`: the spend journal; see `esbyt_journal_pending`.
  * - `log_file`: log file of the process, rotated by size; the last client
  *   created with it decides. `log_level` (off, error, warn, info, debug,
- *   trace; default info; the environment variable `ESBYT_LOG_LEVEL`
- *   overrides it), `log_max_bytes` (rotation size, default 10485760) and
+ *   trace, or 0 to 5 in that order; default info; the environment variable
+ *   `ESBYT_LOG_LEVEL` overrides it), `log_max_bytes` (rotation size, default 10485760) and
  *   `log_max_files` (rotated files kept, default 5).
  * - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
  *   variables are never read.
@@ -649,8 +639,13 @@ const char *esbyt_status_description(int32_t status);
  *
  * Returns `ESBYT_OK`. `error` may be NULL. Thread-safe.
  *
+ * A record being delivered on another thread may still reach the previous
+ * callback for a moment after this call returns, so keep every callback
+ * and its `user_data` valid until the process ends or the library is
+ * unloaded.
+ *
  * # Safety
- * `callback` is NULL or a function that stays valid until it is replaced;
+ * `callback` is NULL or a function that stays valid as described above;
  * `error` is NULL or points to a writable `esbyt_error`.
  */
 int32_t esbyt_set_log_callback(esbyt_log_callback callback,

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod logging;
 pub mod protocol;
 
+mod addin;
 mod base_url;
 mod client;
 mod files;

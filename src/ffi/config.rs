@@ -73,8 +73,8 @@ pub extern "C" fn esbyt_config_new() -> *mut esbyt_config {
 /// - `journal_file`: the spend journal; see `esbyt_journal_pending`.
 /// - `log_file`: log file of the process, rotated by size; the last client
 ///   created with it decides. `log_level` (off, error, warn, info, debug,
-///   trace; default info; the environment variable `ESBYT_LOG_LEVEL`
-///   overrides it), `log_max_bytes` (rotation size, default 10485760) and
+///   trace, or 0 to 5 in that order; default info; the environment variable
+///   `ESBYT_LOG_LEVEL` overrides it), `log_max_bytes` (rotation size, default 10485760) and
 ///   `log_max_files` (rotated files kept, default 5).
 /// - `proxy`: HTTP proxy URL such as `http://proxy:3128`; proxy environment
 ///   variables are never read.

@@ -37,8 +37,13 @@ pub type esbyt_log_callback =
 ///
 /// Returns `ESBYT_OK`. `error` may be NULL. Thread-safe.
 ///
+/// A record being delivered on another thread may still reach the previous
+/// callback for a moment after this call returns, so keep every callback
+/// and its `user_data` valid until the process ends or the library is
+/// unloaded.
+///
 /// # Safety
-/// `callback` is NULL or a function that stays valid until it is replaced;
+/// `callback` is NULL or a function that stays valid as described above;
 /// `error` is NULL or points to a writable `esbyt_error`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn esbyt_set_log_callback(
