@@ -50,3 +50,12 @@ require_rust_components() {
         fi
     done
 }
+
+# Installs cargo-fuzz from crates.io when `cargo fuzz` is missing. It builds
+# and runs the fuzz targets in fuzz/ (see scripts/fuzz.sh).
+require_cargo_fuzz() {
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        echo "installing cargo-fuzz"
+        cargo install cargo-fuzz --locked
+    fi
+}

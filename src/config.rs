@@ -314,7 +314,8 @@ fn parse_fingerprint(text: &str) -> Result<Fingerprint, Error> {
             "server_cert_sha256 {text:?} is invalid: expected 64 hex digits of a SHA-256 fingerprint"
         ))
     };
-    if digits.len() != 64 || !digits.is_ascii() {
+    // from_str_radix alone would accept a sign, such as "+0", in each pair.
+    if digits.len() != 64 || !digits.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return Err(invalid());
     }
     let mut fingerprint = [0u8; 32];
@@ -452,6 +453,10 @@ mod tests {
         assert_eq!(config.server_cert_sha256[0][0], 0x9F);
         assert_eq!(config.server_cert_sha256[0][31], 0x08);
 
+        let signed = config
+            .set("server_cert_sha256", &"+0".repeat(32))
+            .unwrap_err();
+        assert_eq!(signed.status(), Status::InvalidArgument);
         let error = config.set("server_cert_sha256", "abcd").unwrap_err();
         assert_eq!(
             error.message(),

@@ -39,6 +39,19 @@ pub fn read_setting_file(path: &Path, setting: &str) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// Rejects a path that exists but is not a regular file, before it is
+/// opened: opening a FIFO for writing blocks until a reader appears, and a
+/// device such as /dev/zero reads without end.
+pub fn check_regular_or_missing(path: &Path, setting: &str) -> Result<(), Error> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => Err(Error::config(format!(
+            "{setting} {:?} is not a regular file",
+            path.display().to_string()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +69,16 @@ mod tests {
             "{}",
             error.message()
         );
+    }
+
+    #[test]
+    fn special_files_rejected_before_opening() {
+        let error = check_regular_or_missing(Path::new("/dev/zero"), "journal_file").unwrap_err();
+        assert_eq!(
+            error.message(),
+            "journal_file \"/dev/zero\" is not a regular file"
+        );
+        assert!(check_regular_or_missing(Path::new("/no/such/file"), "log_file").is_ok());
     }
 
     #[test]

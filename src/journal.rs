@@ -183,6 +183,7 @@ impl Journal {
     }
 
     fn read_records(&self) -> Result<Vec<Record>, Error> {
+        crate::files::check_regular_or_missing(&self.path, "journal_file")?;
         let mut text = String::new();
         File::open(&self.path)
             .and_then(|mut file| {
@@ -234,6 +235,7 @@ impl Journal {
 }
 
 fn open_for_append(path: &Path) -> Result<File, Error> {
+    crate::files::check_regular_or_missing(path, "journal_file")?;
     let mut options = OpenOptions::new();
     options.create(true).append(true).read(true);
     #[cfg(unix)]
@@ -459,6 +461,17 @@ mod tests {
             ids,
             [first.as_str(), second.as_str()],
             "the torn outcome must not settle the attempt"
+        );
+    }
+
+    #[test]
+    fn device_rejected_as_journal() {
+        let error = Journal::open(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(error.status(), Status::Config);
+        assert!(
+            error.message().contains("is not a regular file"),
+            "{}",
+            error.message()
         );
     }
 

@@ -109,6 +109,7 @@ pub fn set_file(
     max_bytes: u64,
     max_files: u32,
 ) -> Result<(), Error> {
+    crate::files::check_regular_or_missing(path, "log_file")?;
     let file = OpenOptions::new()
         .create(true)
         .append(true)
