@@ -241,7 +241,7 @@ fn open_for_append(path: &Path) -> Result<File, Error> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        // The journal holds full card numbers.
+        // The journal contains full card numbers.
         options.mode(0o600);
     }
     options
@@ -438,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn torn_last_record_is_skipped_and_next_record_survives() {
+    fn torn_record_skipped() {
         let journal = temp_journal("torn");
         let first = journal.record_attempt("1", 1111, 1).unwrap();
         let mut file = OpenOptions::new()

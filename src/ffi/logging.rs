@@ -1,4 +1,4 @@
-//! Where the library's log records go, chosen by the host.
+//! Log sinks chosen by the host.
 
 use std::ffi::c_void;
 

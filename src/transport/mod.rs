@@ -7,6 +7,7 @@
 //! own, so it never resends a request.
 
 pub(crate) mod identity;
+mod resolver;
 pub(crate) mod tls;
 mod trace;
 pub(crate) mod trust;
@@ -15,7 +16,6 @@ use std::io;
 use std::time::Instant;
 
 use ureq::Agent;
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
 
 pub use trace::CallTrace;
@@ -103,7 +103,8 @@ impl Transport {
                     .chain(TcpConnector::default())
                     .chain(tls::TlsConnector::new(tls_config.clone()))
                     .chain(trace::TracingConnector::new(proxy.is_some()));
-            Agent::with_parts(agent_config, connector, DefaultResolver::default())
+            let resolver = resolver::CachingResolver::new(config.idle_timeout);
+            Agent::with_parts(agent_config, connector, resolver)
         };
 
         // A cash register needs one cached connection. A back office that

@@ -135,7 +135,7 @@ fn handshake_error(detail: Detail, message: String) -> ureq::Error {
     }))
 }
 
-/// The deadline passed after the TCP connection was made, during TLS.
+/// Returns the error for a deadline that passed during TLS, after the TCP connection was made.
 fn handshake_timeout(host: &str) -> ureq::Error {
     ureq::Error::Other(Box::new(HandshakeError {
         detail: Detail::None,

@@ -207,7 +207,7 @@ fn add_system_roots(roots: &mut RootCertStore) {
     log::debug!("added {added} system CA certificates, ignored {ignored}");
 }
 
-/// Reads the extra CA file and checks that it holds at least one usable CA certificate.
+/// Reads the extra CA file and checks that it contains at least one usable CA certificate.
 fn read_extra_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     let file = format!("{:?}", path.display().to_string());
     let bytes = crate::files::read_setting_file(path, "extra_ca_file")?;
