@@ -140,7 +140,7 @@ fn unwritable_journal_stops_write_off_before_sending() {
 
     assert_eq!(error.status(), Status::Config);
     assert!(
-        error.message().contains("spend journal"),
+        error.message().contains("journal_file"),
         "{}",
         error.message()
     );
