@@ -1,5 +1,5 @@
-//! Host name resolution for the agents, at most once per idle timeout
-//! instead of once per request.
+//! Host name resolution for the agents, once per idle timeout instead of
+//! once per request.
 //!
 //! ureq 3.5 resolves the URL's host before it looks for a kept-alive
 //! connection, so it resolves on every request, and with a timeout set its
@@ -27,7 +27,7 @@ struct Resolved {
 }
 
 /// A resolver that skips the lookup of IP addresses and keeps the addresses
-/// of host names for a while; every lookup goes to `R`, ureq's resolver
+/// of host names for a while. Lookups go to `R`, which is ureq's resolver
 /// outside the tests.
 #[derive(Debug)]
 pub struct CachingResolver<R = DefaultResolver> {
@@ -39,7 +39,7 @@ pub struct CachingResolver<R = DefaultResolver> {
 }
 
 impl CachingResolver {
-    /// Creates a resolver that keeps addresses for `keep_for`; zero keeps none.
+    /// Creates a resolver that keeps addresses for `keep_for`. Zero keeps none.
     pub fn new(keep_for: Duration) -> CachingResolver {
         CachingResolver::with_inner(DefaultResolver::default(), keep_for)
     }
