@@ -20,9 +20,11 @@
 // The build commands for macOS and Windows are untested.
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::env;
-use std::ffi::{CStr, OsStr, OsString};
+use std::ffi::{CStr, OsString};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -91,64 +93,6 @@ const VALGRIND_ERROR_EXIT_CODE: i32 = 99;
 /// Account of the emulator's test card.
 const TEST_ACCOUNT: &str = "1055444444";
 
-/// Returns the directory of libesbyt.so and libesbyt.a, built from the current sources
-/// once per test binary. Without the build, the C programs would test whatever library
-/// an earlier `cargo build` left, and the export checks would compare a stale list.
-fn library_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(build_libraries).clone()
-}
-
-fn build_libraries() -> PathBuf {
-    // The test binary is in target/<profile>/deps/ and the libraries one level up.
-    let test_binary = env::current_exe().expect("failed to get the path of the test binary");
-    let profile_dir = test_binary
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("{} has no grandparent directory", test_binary.display()));
-    let target_dir = profile_dir
-        .parent()
-        .unwrap_or_else(|| panic!("{} has no parent directory", profile_dir.display()));
-    let profile = profile_dir
-        .file_name()
-        .and_then(OsStr::to_str)
-        .unwrap_or_else(|| panic!("{} has no UTF-8 name", profile_dir.display()));
-
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut command = Command::new(cargo);
-    command
-        .args([
-            "build",
-            "--quiet",
-            "--lib",
-            "--package",
-            "esbyt",
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .current_dir(ROOT);
-    // Cargo names the directory of the dev profile "debug".
-    if profile != "debug" {
-        command.args(["--profile", profile]);
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("failed to run cargo to build libesbyt: {error}"));
-    assert!(
-        output.status.success(),
-        "building libesbyt failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for name in ["libesbyt.so", "libesbyt.a"] {
-        assert!(
-            profile_dir.join(name).is_file(),
-            "{name} not found in {} after `cargo build`",
-            profile_dir.display()
-        );
-    }
-    profile_dir.to_path_buf()
-}
-
 /// Returns a path in the directory that Cargo gives integration tests for scratch files.
 fn output_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
@@ -213,7 +157,7 @@ fn build_sanitized(source: &str, name: &str) -> PathBuf {
 }
 
 fn build_dynamic_with(source: &str, name: &str, extra_flags: &[&str], hint: &str) -> PathBuf {
-    let library_dir = library_dir();
+    let library_dir = support::shared_library::library_dir();
     let program = output_path(name);
     let mut args: Vec<OsString> = C_FLAGS.iter().map(OsString::from).collect();
     args.extend(extra_flags.iter().map(OsString::from));
@@ -222,11 +166,11 @@ fn build_dynamic_with(source: &str, name: &str, extra_flags: &[&str], hint: &str
     args.push("-o".into());
     args.push(program.clone().into());
     let mut library_flag = OsString::from("-L");
-    library_flag.push(&library_dir);
+    library_flag.push(library_dir);
     args.push(library_flag);
     args.push("-lesbyt".into());
     let mut rpath_flag = OsString::from("-Wl,-rpath,");
-    rpath_flag.push(&library_dir);
+    rpath_flag.push(library_dir);
     args.push(rpath_flag);
     compile_with_hint("cc", &args, hint);
     program
@@ -380,7 +324,11 @@ fn example_links_statically() {
     let mut args: Vec<OsString> = C_FLAGS.iter().map(OsString::from).collect();
     args.push(include_flag());
     args.push(source_path(EXAMPLE_SOURCE).into());
-    args.push(library_dir().join("libesbyt.a").into());
+    args.push(
+        support::shared_library::library_dir()
+            .join("libesbyt.a")
+            .into(),
+    );
     args.extend(STATIC_LINK_LIBRARIES.iter().map(OsString::from));
     args.push("-o".into());
     args.push(program.clone().into());
@@ -918,35 +866,6 @@ fn example_passes_under_valgrind() {
     assert_example_succeeded(&valgrind.run, &emulator);
 }
 
-/// Returns the names of the functions that libesbyt.so exports, from
-/// `nm -D --defined-only`.
-fn exported_functions() -> BTreeSet<String> {
-    require_tool("nm", "binutils");
-    let library = library_dir().join("libesbyt.so");
-    let output = Command::new("nm")
-        .args([
-            OsStr::new("-D"),
-            OsStr::new("--defined-only"),
-            library.as_os_str(),
-        ])
-        .output()
-        .unwrap_or_else(|error| panic!("failed to start `nm`: {error}"));
-    assert!(
-        output.status.success(),
-        "`nm -D --defined-only {}` failed with {}:\n{}",
-        library.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Each line is "ADDRESS TYPE NAME".
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.split_whitespace().last())
-        .filter(|name| name.starts_with("esbyt_"))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Removes `/* */` and `//` comments from C source. The header has no string literal
 /// that contains a comment marker, so string literals need no special case.
 fn strip_c_comments(source: &str) -> String {
@@ -1010,7 +929,7 @@ fn declared_functions() -> BTreeSet<String> {
 
 #[test]
 fn exported_functions_match_header() {
-    let exported = exported_functions();
+    let exported = support::shared_library::exported_functions();
     let declared = declared_functions();
     assert!(
         !declared.is_empty(),
@@ -1049,7 +968,7 @@ fn invalid_input_covers_every_export() {
         .filter_map(|rest| rest.split_whitespace().next())
         .map(str::to_owned)
         .collect();
-    let exported = exported_functions();
+    let exported = support::shared_library::exported_functions();
 
     let uncovered: Vec<&String> = exported.difference(&covered).collect();
     assert!(

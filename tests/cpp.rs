@@ -765,45 +765,6 @@ fn cpp_readme_example_is_example_program() {
     );
 }
 
-/// Returns the exported functions of libesbyt.so whose names start with `esbyt_`, from
-/// `nm -D --defined-only`.
-fn exported_functions() -> BTreeSet<String> {
-    let library = support::shared_library::library_dir().join("libesbyt.so");
-    let output = match Command::new("nm")
-        .args([
-            OsStr::new("-D"),
-            OsStr::new("--defined-only"),
-            library.as_os_str(),
-        ])
-        .output()
-    {
-        Ok(output) => output,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => panic!(
-            "`nm` was not found on PATH: install it (on Debian: apt-get install binutils). \
-             This test fails rather than skips without it."
-        ),
-        Err(error) => panic!("failed to start `nm`: {error}"),
-    };
-    assert!(
-        output.status.success(),
-        "`nm -D --defined-only {}` failed with {}:\n{}",
-        library.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Each line is "ADDRESS TYPE NAME", and functions have type T.
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            match fields.as_slice() {
-                [_, "T", name] if name.starts_with("esbyt_") => Some((*name).to_owned()),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 /// Removes `//` and `/* */` comments from C++ source. The binding's header has no string
 /// literal that contains a comment marker, so string literals need no special case.
 fn strip_comments(source: &str) -> String {
@@ -849,7 +810,7 @@ fn called_functions(code: &str) -> BTreeSet<String> {
 fn cpp_binding_calls_every_export() {
     let header = fs::read_to_string(source_path(BINDING_HEADER)).expect("failed to read esbyt.hpp");
     let called = called_functions(&strip_comments(&header));
-    let exported = exported_functions();
+    let exported = support::shared_library::exported_functions();
     assert!(
         !exported.is_empty(),
         "libesbyt.so exports no esbyt_ function"

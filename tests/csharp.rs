@@ -23,7 +23,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::env;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -814,39 +814,6 @@ fn loaded_library_matches_binding() {
     results.expect("preload.result", "not-windows");
 }
 
-/// Returns the names of the functions that libesbyt.so exports, from `nm -D --defined-only`.
-fn exported_functions() -> BTreeSet<String> {
-    let library = library_dir().join("libesbyt.so");
-    let output = match Command::new("nm")
-        .args([
-            OsStr::new("-D"),
-            OsStr::new("--defined-only"),
-            library.as_os_str(),
-        ])
-        .output()
-    {
-        Ok(output) => output,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => panic!(
-            "`nm` was not found on PATH: install it (on Debian: apt-get install binutils). \
-             This test fails rather than skips without it."
-        ),
-        Err(error) => panic!("failed to start `nm`: {error}"),
-    };
-    assert!(
-        output.status.success(),
-        "`nm -D --defined-only {}` failed with {}",
-        library.display(),
-        output.status
-    );
-    // Each line is "ADDRESS TYPE NAME".
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.split_whitespace().last())
-        .filter(|name| name.starts_with("esbyt_"))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// One `[DllImport(...)]` of the binding with the declaration that follows it.
 struct Import {
     attribute: String,
@@ -922,7 +889,7 @@ fn binding_imports_every_export() {
         assert!(bound.insert(name.to_owned()), "{name} is imported twice");
     }
 
-    let exported = exported_functions();
+    let exported = support::shared_library::exported_functions();
     let unbound: Vec<&String> = exported.difference(&bound).collect();
     assert!(
         unbound.is_empty(),

@@ -14,7 +14,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -184,45 +183,6 @@ fn python_binding_tests_pass() {
     );
 }
 
-/// Returns the exported functions of libesbyt.so whose names start with `esbyt_`, from
-/// `nm -D --defined-only`.
-fn exported_functions() -> BTreeSet<String> {
-    let library = support::shared_library::library_dir().join("libesbyt.so");
-    let output = match Command::new("nm")
-        .args([
-            OsStr::new("-D"),
-            OsStr::new("--defined-only"),
-            library.as_os_str(),
-        ])
-        .output()
-    {
-        Ok(output) => output,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => panic!(
-            "`nm` was not found on PATH: install it (on Debian: apt-get install binutils). \
-             This test fails rather than skips without it."
-        ),
-        Err(error) => panic!("failed to start `nm`: {error}"),
-    };
-    assert!(
-        output.status.success(),
-        "`nm -D --defined-only {}` failed with {}:\n{}",
-        library.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // Each line is "ADDRESS TYPE NAME", and functions have type T.
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            match fields.as_slice() {
-                [_, "T", name] if name.starts_with("esbyt_") => Some((*name).to_owned()),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 /// Returns the keys of the `_PROTOTYPES` table of esbyt.py: the lines of that table that
 /// start with a quoted name such as `"esbyt_check_bonus": (`.
 fn declared_prototypes(module: &str) -> BTreeSet<String> {
@@ -260,7 +220,7 @@ fn python_binding_declares_every_export() {
     let module =
         fs::read_to_string(Path::new(ROOT).join(BINDING_MODULE)).expect("failed to read esbyt.py");
     let declared = declared_prototypes(&module);
-    let exported = exported_functions();
+    let exported = support::shared_library::exported_functions();
     assert!(
         !exported.is_empty(),
         "libesbyt.so exports no esbyt_ function"

@@ -6,6 +6,9 @@
 //! of each test binary therefore builds the library with the same cargo,
 //! profile and target directory, which is quick when it is up to date.
 
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -58,4 +61,43 @@ fn build_libraries() -> PathBuf {
         );
     }
     profile_dir
+}
+
+/// Returns the exported functions of libesbyt.so whose names start with `esbyt_`, from
+/// `nm -D --defined-only`.
+pub fn exported_functions() -> BTreeSet<String> {
+    let library = library_dir().join("libesbyt.so");
+    let output = match Command::new("nm")
+        .args([
+            OsStr::new("-D"),
+            OsStr::new("--defined-only"),
+            library.as_os_str(),
+        ])
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => panic!(
+            "`nm` was not found on PATH: install it (on Debian: apt-get install binutils). \
+             This test fails rather than skips without it."
+        ),
+        Err(error) => panic!("failed to start `nm`: {error}"),
+    };
+    assert!(
+        output.status.success(),
+        "`nm -D --defined-only {}` failed with {}:\n{}",
+        library.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Each line is "ADDRESS TYPE NAME", and functions have type T.
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [_, "T", name] if name.starts_with("esbyt_") => Some((*name).to_owned()),
+                _ => None,
+            }
+        })
+        .collect()
 }
