@@ -65,7 +65,7 @@
 
 /**
  * The server responded with a non-2xx HTTP status and no protocol error
- * document; `http_status` holds the status. Only balance checks return it.
+ * document; `http_status` contains the status. Only balance checks return it.
  */
 #define ESBYT_HTTP 6
 
@@ -75,7 +75,7 @@
 #define ESBYT_PROTOCOL 7
 
 /**
- * The server refused the operation: `server_code` holds its non-zero
+ * The server refused the operation: `server_code` contains its non-zero
  * `result` and the message is the server's own text. Nothing was written off.
  */
 #define ESBYT_SERVER 8
@@ -267,7 +267,7 @@ typedef struct esbyt_error {
    */
   int32_t reserved;
   /**
-   * What failed, on which value, and what to do; for `ESBYT_SERVER` the
+   * Description of the failure, the value and the fix; for `ESBYT_SERVER` the
    * server's message verbatim. NUL-terminated UTF-8, truncated on a
    * character boundary when longer than the array.
    */
@@ -406,7 +406,7 @@ int32_t esbyt_client_free(struct esbyt_client *client);
  *
  * `bonus_id` is the number on the card as NUL-terminated UTF-8 of at most
  * 256 bytes. Surrounding whitespace, such as the CR/LF a barcode scanner
- * appends, is trimmed, and the rest must be 1 to 13 digits. On success `*balance` holds the balance,
+ * appends, is trimmed, and the rest must be 1 to 13 digits. On success `*balance` contains the balance,
  * the account and the echoed id; on failure it is zeroed. The call blocks
  * for at most the configured `timeout_ms`. A kept-alive connection that
  * turns out dead is retried once on a new connection.
@@ -539,7 +539,7 @@ struct esbyt_config *esbyt_config_new(void);
  *   default `1`.
  * - `server_cert_sha256`: SHA-256 fingerprints of the accepted server
  *   certificates, 64 hex digits each (colons allowed), separated by commas.
- *   When set, only these certificates are accepted, whoever issued them.
+ *   When set, only these certificates are accepted, whatever CA issued them.
  * - `pkcs12_file`, `pkcs12_password`: the partner's client certificate and
  *   key as a PKCS#12 file (`.pfx`, `.p12`) and its password.
  * - `client_cert_file`: the client certificate as PEM, leaf first, then its

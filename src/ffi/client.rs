@@ -97,7 +97,7 @@ pub extern "C" fn esbyt_client_free(client: *mut esbyt_client) -> i32 {
 ///
 /// `bonus_id` is the number on the card as NUL-terminated UTF-8 of at most
 /// 256 bytes. Surrounding whitespace, such as the CR/LF a barcode scanner
-/// appends, is trimmed, and the rest must be 1 to 13 digits. On success `*balance` holds the balance,
+/// appends, is trimmed, and the rest must be 1 to 13 digits. On success `*balance` contains the balance,
 /// the account and the echoed id; on failure it is zeroed. The call blocks
 /// for at most the configured `timeout_ms`. A kept-alive connection that
 /// turns out dead is retried once on a new connection.

@@ -61,7 +61,7 @@ pub extern "C" fn esbyt_config_new() -> *mut esbyt_config {
 ///   default `1`.
 /// - `server_cert_sha256`: SHA-256 fingerprints of the accepted server
 ///   certificates, 64 hex digits each (colons allowed), separated by commas.
-///   When set, only these certificates are accepted, whoever issued them.
+///   When set, only these certificates are accepted, whatever CA issued them.
 /// - `pkcs12_file`, `pkcs12_password`: the partner's client certificate and
 ///   key as a PKCS#12 file (`.pfx`, `.p12`) and its password.
 /// - `client_cert_file`: the client certificate as PEM, leaf first, then its

@@ -23,11 +23,11 @@ pub const ESBYT_TLS: i32 = 4;
 /// deadline passed before the request was sent.
 pub const ESBYT_TIMEOUT: i32 = 5;
 /// The server responded with a non-2xx HTTP status and no protocol error
-/// document; `http_status` holds the status. Only balance checks return it.
+/// document; `http_status` contains the status. Only balance checks return it.
 pub const ESBYT_HTTP: i32 = 6;
 /// The response is not a valid protocol document. Only balance checks return it.
 pub const ESBYT_PROTOCOL: i32 = 7;
-/// The server refused the operation: `server_code` holds its non-zero
+/// The server refused the operation: `server_code` contains its non-zero
 /// `result` and the message is the server's own text. Nothing was written off.
 pub const ESBYT_SERVER: i32 = 8;
 /// The write-off may or may not have been executed: the request may have
@@ -100,7 +100,7 @@ pub struct esbyt_error {
     pub message_length: i32,
     /// Always 0.
     pub reserved: i32,
-    /// What failed, on which value, and what to do; for `ESBYT_SERVER` the
+    /// Description of the failure, the value and the fix; for `ESBYT_SERVER` the
     /// server's message verbatim. NUL-terminated UTF-8, truncated on a
     /// character boundary when longer than the array.
     pub message: [c_char; ESBYT_MESSAGE_SIZE],
